@@ -1,0 +1,53 @@
+# movierec — every step a newcomer needs, from a clean clone to a serving model.
+# `make serve` and `make test` are the two commands; the rest are their parts.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+DATA_DIR    ?= data
+REGISTRY    ?= registry
+SHARED_DATA ?= ../shared/data
+PORT        ?= 50051
+STAMP       := $(VENV)/.installed
+
+.PHONY: serve test train data proto lint eval bench clean help
+
+help:
+	@echo "make serve   set up, fetch data, train if no production model, serve gRPC on :$(PORT)"
+	@echo "make test    run the test suite"
+	@echo "make train | data | proto | lint | clean"
+
+$(STAMP): pyproject.toml clients/python/pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ./clients/python -e ".[dev]"
+	@touch $@
+
+install: $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m movierec.trainer.fetch --data-dir $(DATA_DIR) --shared $(SHARED_DATA)
+
+train: data
+	$(PY) -m movierec.trainer --data-dir $(DATA_DIR) --registry $(REGISTRY)
+
+# Train only when the registry has no production model yet.
+$(REGISTRY)/production:
+	$(MAKE) train
+
+serve: $(STAMP) $(REGISTRY)/production
+	$(PY) -m movierec.service --registry $(REGISTRY) --port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+proto: $(STAMP)
+	$(PY) -m grpc_tools.protoc -I proto \
+	    --python_out=clients/python --grpc_python_out=clients/python --pyi_out=clients/python \
+	    proto/movierec/v1/*.proto
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info clients/python/*.egg-info

@@ -1,0 +1,117 @@
+"""movierec-client: call the service from a terminal; a table for people, --json for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+
+from movierec.v1 import recommender_pb2 as pb
+
+from .client import DEFAULT_TARGET, SCOPES, MovieRecClient, MovieRecError, movie_ref
+
+
+def _add_movie_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--title", help='exact title, e.g. "Toy Story" or "Heat (1995)"')
+    group.add_argument("--tmdb", type=int, dest="tmdb_id", help="TMDB id")
+    group.add_argument("--movielens", type=int, dest="movielens_id", help="MovieLens movieId")
+    group.add_argument("--imdb", dest="imdb_id", help="IMDb id, e.g. tt0114709")
+
+
+def _ref(args: argparse.Namespace) -> pb.MovieRef:
+    return movie_ref(title=args.title, tmdb_id=args.tmdb_id, movielens_id=args.movielens_id, imdb_id=args.imdb_id)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="movierec-client", description="Call the movierec gRPC service.")
+    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"host:port (default {DEFAULT_TARGET})")
+    parser.add_argument("--timeout", type=float, default=5.0, help="deadline per call in seconds")
+    parser.add_argument("--json", action="store_true", help="print the response as JSON")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    similar = commands.add_parser("similar", help="movies like this one")
+    _add_movie_arguments(similar)
+    similar.add_argument("-k", type=int, default=None, help="how many (1-100, default 10)")
+    similar.add_argument("--scope", choices=sorted(SCOPES), default="default")
+    similar.add_argument("--probes", type=int, default=None, help="clusters visited by --scope probe")
+    similar.add_argument("--genre", action="append", default=[], help="keep movies of any of these genres")
+    similar.add_argument("--min-year", type=int)
+    similar.add_argument("--max-year", type=int)
+
+    movie = commands.add_parser("movie", help="one movie's metadata")
+    _add_movie_arguments(movie)
+    return parser
+
+
+def _ids(movie: pb.Movie) -> str:
+    parts = []
+    if movie.HasField("movielens_id"):
+        parts.append(f"ml:{movie.movielens_id}")
+    if movie.HasField("tmdb_id"):
+        parts.append(f"tmdb:{movie.tmdb_id}")
+    if movie.HasField("imdb_id"):
+        parts.append(movie.imdb_id)
+    return " ".join(parts)
+
+
+def _label(movie: pb.Movie) -> str:
+    return f"{movie.title} ({movie.year})" if movie.HasField("year") else movie.title
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def show_similar(response: pb.SimilarMoviesResponse) -> str:
+    head = (f"Movies like {_label(response.query)} [{_ids(response.query)}], cluster {response.query_cluster_id}, "
+            f"scope {pb.Scope.Name(response.scope)}, model {response.model_version}")
+    rows = [(i, _label(r.movie), f"{r.score:.3f}", r.cluster_id, ", ".join(r.movie.genres), _ids(r.movie))
+            for i, r in enumerate(response.results, 1)]
+    return head + "\n" + _table(["#", "title", "score", "cluster", "genres", "ids"], rows)
+
+
+def show_movie(response: pb.GetMovieResponse) -> str:
+    details = response.movie
+    lines = [f"{_label(details.movie)}  [{_ids(details.movie)}]", f"genres: {', '.join(details.movie.genres)}"]
+    if details.directors:
+        lines.append(f"directed by: {', '.join(details.directors)}")
+    if details.cast:
+        lines.append("cast: " + ", ".join(c.name for c in details.cast[:5]))
+    if details.overview:
+        lines.append(details.overview)
+    lines.append(f"ratings: {details.rating_count}   cluster: {details.cluster_id}   model: {response.model_version}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, client: MovieRecClient) -> tuple[Any, str]:
+    if args.command == "similar":
+        response = client.similar(_ref(args), k=args.k, scope=args.scope, probes=args.probes, genres=args.genre,
+                                  min_year=args.min_year, max_year=args.max_year)
+        return response, show_similar(response)
+    response = client.movie(_ref(args))
+    return response, show_movie(response)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    with MovieRecClient(args.target, timeout=args.timeout) as client:
+        try:
+            response, text = run(args, client)
+        except MovieRecError as exc:
+            print(f"error: {exc.code.name}: {exc.details}", file=sys.stderr)
+            return 1
+    print(json.dumps(MessageToDict(response), indent=2) if args.json else text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

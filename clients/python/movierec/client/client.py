@@ -1,0 +1,94 @@
+"""A small typed client: one channel reused for every call, a deadline on every call.
+
+    with MovieRecClient("localhost:50051") as client:
+        for hit in client.similar(title="Toy Story", k=5).results:
+            print(hit.movie.title, hit.score)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import grpc
+
+from movierec.v1 import recommender_pb2 as pb
+from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
+DEFAULT_TARGET = "localhost:50051"
+DEFAULT_TIMEOUT = 5.0
+
+SCOPES = {"default": pb.SCOPE_UNSPECIFIED, "cluster": pb.SCOPE_CLUSTER,
+          "probe": pb.SCOPE_MULTI_PROBE, "global": pb.SCOPE_GLOBAL}
+
+
+class MovieRecError(Exception):
+    """A call failed; `code` is the gRPC status, `details` the server's message."""
+
+    def __init__(self, code: grpc.StatusCode, details: str):
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
+def movie_ref(*, movielens_id: int | None = None, tmdb_id: int | None = None,
+              imdb_id: str | None = None, title: str | None = None) -> pb.MovieRef:
+    """Exactly one of the ids; raises ValueError otherwise."""
+    given = {k: v for k, v in dict(movielens_id=movielens_id, tmdb_id=tmdb_id, imdb_id=imdb_id,
+                                    title=title).items() if v is not None}
+    if len(given) != 1:
+        raise ValueError(f"name a movie by exactly one of movielens_id, tmdb_id, imdb_id, title; got {sorted(given)}")
+    return pb.MovieRef(**given)
+
+
+def filters(genres: Sequence[str] = (), min_year: int | None = None, max_year: int | None = None,
+            exclude: Iterable[pb.MovieRef] = ()) -> pb.Filters:
+    message = pb.Filters(genres=list(genres), exclude=list(exclude))
+    if min_year is not None:
+        message.min_year = min_year
+    if max_year is not None:
+        message.max_year = max_year
+    return message
+
+
+class MovieRecClient:
+    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float = DEFAULT_TIMEOUT,
+                 channel: grpc.Channel | None = None, options: Sequence[tuple[str, Any]] = ()):
+        self._channel = channel or grpc.insecure_channel(target, options=list(options))
+        self._stub = pb_grpc.RecommenderStub(self._channel)
+        self.timeout = timeout
+
+    def __enter__(self) -> MovieRecClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        grpc.channel_ready_future(self._channel).result(timeout=timeout)
+
+    def _call(self, method: Any, request: Any, timeout: float | None) -> Any:
+        try:
+            return method(request, timeout=self.timeout if timeout is None else timeout)
+        except grpc.RpcError as exc:
+            raise MovieRecError(exc.code(), exc.details() or "") from exc
+
+    def similar(self, movie: pb.MovieRef | None = None, *, k: int | None = None, scope: str = "default",
+                probes: int | None = None, genres: Sequence[str] = (), min_year: int | None = None,
+                max_year: int | None = None, exclude: Iterable[pb.MovieRef] = (), timeout: float | None = None,
+                **ref: Any) -> pb.SimilarMoviesResponse:
+        """Content neighbours; name the movie with `movie=` or one keyword (title=, tmdb_id=…)."""
+        request = pb.SimilarMoviesRequest(movie=movie or movie_ref(**ref), scope=SCOPES[scope],
+                                          filters=filters(genres, min_year, max_year, exclude))
+        if k is not None:
+            request.k = k
+        if probes is not None:
+            request.probes = probes
+        return self._call(self._stub.SimilarMovies, request, timeout)
+
+    def movie(self, movie: pb.MovieRef | None = None, *, timeout: float | None = None,
+              **ref: Any) -> pb.GetMovieResponse:
+        return self._call(self._stub.GetMovie, pb.GetMovieRequest(movie=movie or movie_ref(**ref)), timeout)

@@ -1,0 +1,1 @@
+"""Serves one registry version over gRPC. Reads artifacts; never imports the trainer."""

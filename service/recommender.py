@@ -1,0 +1,78 @@
+"""The Recommender gRPC service: validate, call the scoring code, convert. Nothing else."""
+
+from __future__ import annotations
+
+import grpc
+
+from movierec.v1 import recommender_pb2 as pb
+from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
+from .config import ServeConfig
+from .convert import details_message, movie_message
+from .errors import InvalidArgument, Unavailable, rpc_errors
+from .model import LoadedModel
+from .requests import read_filters, read_k, resolve_movie
+from .similar import DEFAULT_SCOPE, SCOPES, default_probes, similar_rows
+
+
+class ModelHolder:
+    """The model currently served. Swapped as a whole so a call sees one version throughout."""
+
+    def __init__(self) -> None:
+        self._model: LoadedModel | None = None
+
+    def set(self, model: LoadedModel) -> None:
+        self._model = model
+
+    def get(self) -> LoadedModel:
+        if self._model is None:
+            raise Unavailable("", "the model is still loading; retry shortly")
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+
+class RecommenderService(pb_grpc.RecommenderServicer):
+    def __init__(self, holder: ModelHolder, config: ServeConfig):
+        self._holder = holder
+        self._config = config
+
+    @rpc_errors
+    async def SimilarMovies(self, request: pb.SimilarMoviesRequest, context: grpc.aio.ServicerContext
+                            ) -> pb.SimilarMoviesResponse:
+        model = self._holder.get()
+        config = self._config
+        if not request.HasField("movie"):
+            raise InvalidArgument("movie", "is required: set one of movielens_id, tmdb_id, imdb_id or title")
+        row = resolve_movie(model, request.movie, "movie")
+        k = read_k(request.HasField("k"), request.k, config.default_k, config.max_k)
+        if request.scope not in SCOPES and request.scope != pb.SCOPE_UNSPECIFIED:
+            raise InvalidArgument("scope", f"unknown scope {request.scope}")
+        scope = request.scope or DEFAULT_SCOPE
+        probes = default_probes(model)
+        if request.HasField("probes"):
+            probes = read_k(True, request.probes, probes, min(config.max_probes, model.index.n_clusters), "probes")
+        row_filter = read_filters(model, request.filters, config.max_exclude)
+        rows, scores = similar_rows(model, row, k, SCOPES[scope], probes, row_filter)
+        catalog, index = model.catalog, model.index
+        return pb.SimilarMoviesResponse(
+            query=movie_message(catalog, row),
+            query_cluster_id=index.cluster_of(row),
+            results=[pb.ScoredMovie(movie=movie_message(catalog, r), score=float(s), cluster_id=index.cluster_of(r))
+                     for r, s in zip(rows.tolist(), scores.tolist())],
+            scope=scope,
+            model_version=model.version,
+        )
+
+    @rpc_errors
+    async def GetMovie(self, request: pb.GetMovieRequest, context: grpc.aio.ServicerContext) -> pb.GetMovieResponse:
+        model = self._holder.get()
+        if not request.HasField("movie"):
+            raise InvalidArgument("movie", "is required: set one of movielens_id, tmdb_id, imdb_id or title")
+        row = resolve_movie(model, request.movie, "movie")
+        return pb.GetMovieResponse(
+            movie=details_message(model.catalog, row, model.index.cluster_of(row)),
+            model_version=model.version,
+        )

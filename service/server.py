@@ -1,0 +1,110 @@
+"""The gRPC server process: start, report health, load the model, serve, drain on SIGTERM.
+
+Health is NOT_SERVING from the moment the port is open until the model is loaded, so an
+orchestrator can tell "alive but loading" from "dead"; on SIGTERM/SIGINT it turns
+NOT_SERVING again, in-flight calls get `grace_seconds` to finish, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from movierec.artifacts.registry import RegistryError
+from movierec.v1 import recommender_pb2, recommender_pb2_grpc
+
+from .config import ServeConfig
+from .model import load_model
+from .recommender import ModelHolder, RecommenderService
+
+log = logging.getLogger("movierec.service")
+
+RECOMMENDER = recommender_pb2.DESCRIPTOR.services_by_name["Recommender"].full_name
+OVERALL = ""  # the health service's name for "the whole server"
+
+
+class Server:
+    """Owns the grpc.aio server, the health servicer and the served model."""
+
+    def __init__(self, config: ServeConfig):
+        self.config = config
+        self.holder = ModelHolder()
+        self.health = health.aio.HealthServicer()
+        self.grpc = grpc.aio.server()
+        recommender_pb2_grpc.add_RecommenderServicer_to_server(RecommenderService(self.holder, config), self.grpc)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
+        reflection.enable_server_reflection(
+            (RECOMMENDER, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            self.grpc,
+        )
+        self.port = self.grpc.add_insecure_port(f"{config.host}:{config.port}")
+        if self.port == 0:
+            raise OSError(f"cannot bind {config.host}:{config.port}")
+
+    async def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        for name in (OVERALL, RECOMMENDER):
+            await self.health.set(name, status)
+
+    async def start(self) -> None:
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.grpc.start()
+        log.info("listening on %s:%d (NOT_SERVING until the model loads)", self.config.host, self.port)
+        model = await asyncio.to_thread(
+            load_model, self.config.registry_dir, self.config.version, verify=self.config.verify_checksums
+        )
+        self.holder.set(model)
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info("SERVING model %s", model.version)
+
+    async def stop(self) -> None:
+        await self.health.enter_graceful_shutdown()
+        log.info("draining in-flight calls (up to %.1fs)", self.config.grace_seconds)
+        await self.grpc.stop(self.config.grace_seconds)
+        log.info("stopped")
+
+
+async def serve(config: ServeConfig) -> int:
+    server = Server(config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    try:
+        await server.start()
+    except (RegistryError, OSError, ValueError) as exc:
+        log.error("cannot serve: %s", exc)
+        await server.grpc.stop(0)
+        return 2
+    await stopping.wait()
+    await server.stop()
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> ServeConfig:
+    parser = argparse.ArgumentParser(prog="movierec-serve", description="Serve movierec over gRPC.")
+    parser.add_argument("--registry", dest="registry_dir", type=Path, help="registry directory (default: registry)")
+    parser.add_argument("--host", help="address to bind (default: [::])")
+    parser.add_argument("--port", type=int, help="gRPC port (default: 50051; 0 picks a free one)")
+    parser.add_argument("--version", help="serve this version instead of production")
+    parser.add_argument("--grace", dest="grace_seconds", type=float, help="seconds to drain calls on SIGTERM")
+    parser.add_argument("--log-level", dest="log_level")
+    args = parser.parse_args(argv)
+    return ServeConfig.from_env(**vars(args))
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(asyncio.run(serve(config)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+import pytest
+
+from movierec.artifacts.titles import fold, split_year, title_key
+
+
+@pytest.mark.parametrize("raw", ["The Matrix", "Matrix, The", "the matrix", "  THE   Matrix "])
+def test_movielens_and_display_titles_share_a_key(raw):
+    assert title_key(raw) == "the matrix"
+
+
+def test_apostrophe_articles_join_without_space():
+    assert title_key("Armée des ombres, L'") == "l'armee des ombres"
+
+
+def test_accents_and_case_are_folded():
+    assert fold("Amélie") == "amelie"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Heat (1995)", ("Heat", 1995)),
+    ("Heat", ("Heat", None)),
+    ("Fawlty Towers (1975-1979)", ("Fawlty Towers", 1975)),
+])
+def test_trailing_year_is_split_off(raw, expected):
+    assert split_year(raw) == expected

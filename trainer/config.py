@@ -1,0 +1,79 @@
+"""Every knob of a training run in one place.
+
+The defaults reproduce the production model on the real MovieLens + TMDB data; a
+test or the synthetic benchmark overrides only what it needs. The whole object is
+recorded in the version's manifest, so a model can always be traced to its settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SEED = 42
+
+
+@dataclass(frozen=True)
+class ContentConfig:
+    """Text soup → TF-IDF → SVD, plus genres and numerics (ARCHITECTURE.md, Models)."""
+
+    top_cast: int = 5                 # actors kept per movie in the soup
+    max_keywords: int = 30
+    tfidf_min_df: int = 2
+    tfidf_max_df: float = 0.5
+    tfidf_max_features: int = 50_000
+    svd_components: int = 128
+    text_weight: float = 1.5
+    genre_weight: float = 2.0
+    numeric_weight: float = 1.0
+    numeric_columns: tuple[str, ...] = ("budget", "revenue", "popularity", "runtime")
+    numeric_zero_is_missing: bool = True  # TMDB writes 0 for an unknown budget/revenue/runtime
+    svd_iterations: int = 5               # randomized SVD power iterations
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Ward clustering with k chosen by silhouette; sub-quadratic via micro-clusters."""
+
+    k_min: int = 8
+    k_max: int = 40
+    k_step: int = 4
+    micro_clusters: int = 1000        # Ward runs over this many k-means centroids
+    silhouette_sample: int = 12_000   # silhouette is O(n^2): sample above this size
+    silhouette_metric: str = "euclidean"  # on L2-normalised vectors, the distance Ward minimises
+    kmeans_iterations: int = 20       # Lloyd iterations of the micro-cluster k-means
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """FAISS search scopes and how their fidelity is measured."""
+
+    default_probes: int = 3           # clusters visited by the multi-probe scope
+    recall_k: int = 10
+    recall_sample: int = 0            # 0 = every movie; >0 = a seeded sample (large catalogs)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data_dir: Path = Path("data")
+    registry_dir: Path = Path("registry")
+    content: ContentConfig = field(default_factory=ContentConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    promote: bool = True              # point `production` at the new version when done
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the manifest."""
+        def convert(value: Any) -> Any:
+            if isinstance(value, Path):
+                return str(value)
+            if isinstance(value, tuple):
+                return list(value)
+            if isinstance(value, dict):
+                return {k: convert(v) for k, v in value.items()}
+            return value
+        return convert(dataclasses.asdict(self))
