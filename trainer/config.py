@@ -58,12 +58,41 @@ class IndexConfig:
 
 
 @dataclass(frozen=True)
+class PersonalConfig:
+    """Personalisation (trainer/personal.py): MF, user clusters, item-item, XGBoost models, ranking."""
+
+    factors: int = 16                 # matrix-factorisation rank (ALS)
+    mf_reg: float = 8.0               # ALS ridge, also the request-time fold-in ridge
+    mf_iterations: int = 12
+    item_shrink: float = 10.0         # pseudo-ratings pulling an item's mean towards the global mean
+    cluster_shrink: float = 5.0       # pseudo-ratings pulling a cluster's item mean towards the item mean
+    rating_svd_components: int = 16   # TruncatedSVD of centred user rating vectors before KMeans
+    cluster_k: tuple[int, ...] = (4, 6, 8, 10, 12, 16)  # KMeans k candidates, chosen by silhouette
+    inner_folds: int = 5              # out-of-fold target statistics for training rows
+    ease_lambdas: tuple[float, ...] = (100.0, 250.0, 500.0, 1000.0)  # chosen on a time-split validation
+    ease_min_count: int = 3           # items with fewer training ratings stay out of the item-item matrix
+    ease_keep: int = 200              # item-item weights kept per item (largest)
+    candidates_cf: int = 200
+    candidates_content: int = 100
+    candidates_cluster: int = 100
+    negatives_per_user: int = 150     # ranker training: sampled non-relevant candidates per user
+    boost_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0)
+    trees: int = 300
+    learning_rate: float = 0.05
+    max_depth: int = 6
+    holdout_metrics: bool = True      # nested 80/20 split for classifier/regressor metrics in the manifest
+    threads: int = 2
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     data_dir: Path = Path("data")
     registry_dir: Path = Path("registry")
     content: ContentConfig = field(default_factory=ContentConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    personal: PersonalConfig = field(default_factory=PersonalConfig)
     promote: bool = True              # point `production` at the new version when done
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+from movierec.artifacts.text import analyze, name_token, name_tokens, project_text, query_terms
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+CORPUS = [
+    "A young wizard attends a school of magic and fights a dark lord.",
+    "Wizards and witches duel; magic schools close. danielradcliffe",
+    "A detective hunts a serial killer through the rainy city.",
+    "The detective and the killer meet again in the city of rain.",
+    "Astronauts travel through a wormhole to save humanity. tomhanks",
+    "A space station crew fights an alien on a distant planet; tomhanks tomhanks",
+]
+
+
+def test_analyze_lowercases_stems_and_drops_stop_words():
+    assert analyze("The Dogs are RUNNING in the Park") == ["dog", "run", "park"]
+
+
+def test_analyze_folds_accents_to_ascii():
+    assert analyze("Amélie's CAFÉ") == analyze("Amelie's cafe") == ["ameli", "cafe"]
+
+
+def test_name_token_makes_one_term_of_a_name():
+    assert name_token("Tom Hanks") == "tomhanks"
+    assert name_token("Penélope Cruz") == "penelopecruz"
+    assert analyze(name_tokens(["Tom Hanks", "Samuel L. Jackson"])) == ["tomhank", "samuelljackson"]
+
+
+def test_typed_name_in_a_query_meets_the_name_term():
+    vocabulary = {"tomhank": 0, "samuelljackson": 1, "tom": 2}
+    terms = query_terms("films with Tom Hanks or samuel l jackson", vocabulary)
+    assert terms == ["film", "samuelljackson", "tomhank"]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    vectorizer = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, dtype=np.float32)
+    tfidf = vectorizer.fit_transform(CORPUS)
+    svd = TruncatedSVD(n_components=3, random_state=0).fit(tfidf)
+    vocabulary = {t: i for i, t in enumerate(vectorizer.get_feature_names_out())}
+    return vectorizer, svd, vocabulary
+
+
+@pytest.mark.parametrize("text", CORPUS[:3] + ["magic detective magic magic", "Tom Hanks in space"])
+def test_project_text_matches_the_sklearn_pipeline(fitted, text):
+    vectorizer, svd, vocabulary = fitted
+    expected = svd.transform(vectorizer.transform([text]))[0]
+    got = project_text(text, vocabulary, vectorizer.idf_.astype(np.float32),
+                       svd.components_.astype(np.float32), match_names=False)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_project_text_of_unknown_words_is_zero(fitted):
+    vectorizer, svd, vocabulary = fitted
+    got = project_text("zzz qqq", vocabulary, vectorizer.idf_, svd.components_)
+    assert got.shape == (3,) and not got.any()
