@@ -19,6 +19,8 @@ from movierec.artifacts.catalog import MISSING_ID, CatalogArrays, read_catalog
 from movierec.artifacts.titles import title_key
 from movierec.index import ClusteredIndex
 
+from .search import SearchEngine
+
 log = logging.getLogger(__name__)
 
 VECTORS = "content/vectors.npy"
@@ -79,6 +81,10 @@ def load_model(registry_dir: Path, version: str = "", *, verify: bool = True) ->
             f"{index.ntotal} indexed — the artifacts do not belong together"
         )
     lookups = Lookups.build(catalog)
+    search = SearchEngine.load(found.path, index=index, vectors=vectors, years=catalog.year, manifest=found.manifest)
     elapsed = time.perf_counter() - started
     log.info("loaded model %s: %d movies, %d clusters in %.3fs", found.name, len(catalog), index.n_clusters, elapsed)
-    return LoadedModel(found.name, found.manifest, catalog, vectors, index, lookups, elapsed)
+    if search is not None:
+        log.info("search structures of %s loaded in %.3fs", found.name, search.load_seconds)
+    return LoadedModel(found.name, found.manifest, catalog, vectors, index, lookups, elapsed,
+                       extras={"search": search} if search is not None else {})

@@ -11,7 +11,8 @@ from .config import ServeConfig
 from .convert import details_message, movie_message
 from .errors import InvalidArgument, Unavailable, rpc_errors
 from .model import LoadedModel
-from .requests import read_filters, read_k, resolve_movie
+from .requests import read_filters, read_k, read_query, read_search_fields, resolve_movie
+from .search import engine_of
 from .similar import DEFAULT_SCOPE, SCOPES, default_probes, similar_rows
 
 
@@ -74,5 +75,24 @@ class RecommenderService(pb_grpc.RecommenderServicer):
         row = resolve_movie(model, request.movie, "movie")
         return pb.GetMovieResponse(
             movie=details_message(model.catalog, row, model.index.cluster_of(row)),
+            model_version=model.version,
+        )
+
+    @rpc_errors
+    async def Search(self, request: pb.SearchRequest, context: grpc.aio.ServicerContext) -> pb.SearchResponse:
+        model = self._holder.get()
+        config = self._config
+        query = read_query(request.query)
+        fields = read_search_fields(request.fields)
+        k = read_k(request.HasField("k"), request.k, config.default_k, config.max_k)
+        row_filter = read_filters(model, request.filters, config.max_exclude)
+        engine = engine_of(model)
+        if engine is None:
+            raise Unavailable("", f"model {model.version} was trained without search structures; retrain to search")
+        catalog = model.catalog
+        return pb.SearchResponse(
+            hits=[pb.SearchHit(movie=movie_message(catalog, hit.row), score=hit.score, field=hit.field,
+                               matched=hit.matched, detail=hit.detail)
+                  for hit in engine.search(query, k, fields, row_filter)],
             model_version=model.version,
         )

@@ -7,6 +7,7 @@ it; handlers downstream trust what they get.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,3 +118,26 @@ def read_filters(model: LoadedModel, filters: pb.Filters, max_exclude: int, fiel
         except NotFound:
             continue  # excluding a movie we do not have is already satisfied
     return RowFilter(allowed, frozenset(excluded))
+
+
+MAX_QUERY = 256
+SEARCH_FIELDS = (pb.SEARCH_FIELD_TITLE, pb.SEARCH_FIELD_PERSON, pb.SEARCH_FIELD_KEYWORD, pb.SEARCH_FIELD_TEXT)
+
+
+def read_query(raw: str, field: str = "query") -> str:
+    """A search query: 1..MAX_QUERY characters after trimming; any Unicode is fine."""
+    text = raw.strip()
+    if not text:
+        raise InvalidArgument(field, "must not be empty or only whitespace")
+    if len(text) > MAX_QUERY:
+        raise InvalidArgument(field, f"at most {MAX_QUERY} characters after trimming, got {len(text)}")
+    return text
+
+
+def read_search_fields(values: Sequence[int], field: str = "fields") -> tuple[int, ...]:
+    """Requested SearchFields, deduplicated in order; empty means all four."""
+    for position, value in enumerate(values):
+        if value not in SEARCH_FIELDS:
+            raise InvalidArgument(f"{field}[{position}]", f"unknown search field {value}; use "
+                                  "SEARCH_FIELD_TITLE, SEARCH_FIELD_PERSON, SEARCH_FIELD_KEYWORD or SEARCH_FIELD_TEXT")
+    return tuple(dict.fromkeys(values)) or SEARCH_FIELDS

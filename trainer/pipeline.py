@@ -28,6 +28,7 @@ from .clustering import ClusterResult, cluster_vectors
 from .config import TrainConfig
 from .features import ContentModel, fit_content_model
 from .ingest import file_checksums, load_movielens, load_tmdb
+from .search import search_tables_from_catalog
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,12 +149,15 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] = print) -> Tr
         index = ClusteredIndex.build(content.vectors, clusters.labels, clusters.centroids)
     with timings.stage("index_fidelity"):
         fidelity = index_fidelity(index, content.vectors, config)
+    with timings.stage("search_build"):
+        search = search_tables_from_catalog(movies)
     metrics = summarise(content, clusters, fidelity, len(movies))
     version = registry.new_version_name()
     with timings.stage("write"), registry.writing_version(config.registry_dir, version) as scratch:
         genres = list(content.genre_vocabulary)
         write_catalog(scratch, catalog_arrays(movies, genres), genres, catalog_details(movies))
         write_content(scratch, content)
+        search_report = search.write(scratch)
         index.save(scratch / "index")
         manifest = registry.write_manifest(scratch, {
             "version": version,
@@ -162,6 +166,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] = print) -> Tr
             "parameters": config.to_dict(),
             "metrics": metrics,
             "reports": {
+                "search": search_report,
                 "catalog": built.report,
                 "content": content.report,
                 "clusters": {"k": clusters.k, "silhouette_by_k": clusters.silhouette_by_k,

@@ -47,7 +47,6 @@ def test_get_movie_of_unknown_title_is_not_found(client):
 @pytest.mark.parametrize(("method", "request_message"), [
     ("RecommendForUser", pb.RecommendForUserRequest(user_id=1)),
     ("PredictRatings", pb.PredictRatingsRequest(user_id=1)),
-    ("Search", pb.SearchRequest(query="toy")),
 ])
 def test_rpcs_of_later_issues_answer_unimplemented(server, method, request_message):
     with grpc.insecure_channel(server.target) as channel:

@@ -12,7 +12,7 @@ from google.protobuf.json_format import MessageToDict
 
 from movierec.v1 import recommender_pb2 as pb
 
-from .client import DEFAULT_TARGET, SCOPES, MovieRecClient, MovieRecError, movie_ref
+from .client import DEFAULT_TARGET, SCOPES, SEARCH_FIELDS, MovieRecClient, MovieRecError, movie_ref
 
 
 def _add_movie_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     movie = commands.add_parser("movie", help="one movie's metadata")
     _add_movie_arguments(movie)
+
+    search = commands.add_parser("search", help="titles (typo-tolerant), people, keywords, free text")
+    search.add_argument("query", help='what was typed, e.g. "toy stroy", "tom hanks", "toys come to life"')
+    search.add_argument("--fields", type=_fields, default=(),
+                        help=f"comma-separated, any of {','.join(SEARCH_FIELDS)} (default: all)")
+    search.add_argument("-k", type=int, default=None, help="how many (1-100, default 10)")
+    search.add_argument("--genre", action="append", default=[], help="keep movies of any of these genres")
+    search.add_argument("--min-year", type=int)
+    search.add_argument("--max-year", type=int)
+    search.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the response as JSON")
     return parser
+
+
+def _fields(text: str) -> list[str]:
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in SEARCH_FIELDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown field {unknown[0]!r}; choose from {', '.join(SEARCH_FIELDS)}")
+    return names
 
 
 def _ids(movie: pb.Movie) -> str:
@@ -92,11 +110,22 @@ def show_movie(response: pb.GetMovieResponse) -> str:
     return "\n".join(lines)
 
 
+def show_search(query: str, response: pb.SearchResponse) -> str:
+    head = f"Search {query!r}: {len(response.hits)} hits, model {response.model_version}"
+    rows = [(i, _label(h.movie), f"{h.score:.3f}", pb.SearchField.Name(h.field).removeprefix("SEARCH_FIELD_").lower(),
+             h.matched, h.detail, _ids(h.movie)) for i, h in enumerate(response.hits, 1)]
+    return head + "\n" + _table(["#", "title", "score", "field", "matched", "detail", "ids"], rows)
+
+
 def run(args: argparse.Namespace, client: MovieRecClient) -> tuple[Any, str]:
     if args.command == "similar":
         response = client.similar(_ref(args), k=args.k, scope=args.scope, probes=args.probes, genres=args.genre,
                                   min_year=args.min_year, max_year=args.max_year)
         return response, show_similar(response)
+    if args.command == "search":
+        response = client.search(args.query, fields=args.fields, k=args.k, genres=args.genre,
+                                 min_year=args.min_year, max_year=args.max_year)
+        return response, show_search(args.query, response)
     response = client.movie(_ref(args))
     return response, show_movie(response)
 

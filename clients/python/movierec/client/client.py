@@ -20,6 +20,8 @@ DEFAULT_TIMEOUT = 5.0
 
 SCOPES = {"default": pb.SCOPE_UNSPECIFIED, "cluster": pb.SCOPE_CLUSTER,
           "probe": pb.SCOPE_MULTI_PROBE, "global": pb.SCOPE_GLOBAL}
+SEARCH_FIELDS = {"title": pb.SEARCH_FIELD_TITLE, "person": pb.SEARCH_FIELD_PERSON,
+                 "keyword": pb.SEARCH_FIELD_KEYWORD, "text": pb.SEARCH_FIELD_TEXT}
 
 
 class MovieRecError(Exception):
@@ -92,3 +94,23 @@ class MovieRecClient:
     def movie(self, movie: pb.MovieRef | None = None, *, timeout: float | None = None,
               **ref: Any) -> pb.GetMovieResponse:
         return self._call(self._stub.GetMovie, pb.GetMovieRequest(movie=movie or movie_ref(**ref)), timeout)
+
+    def search(self, query: str, *, fields: Iterable[str | int] = (), k: int | None = None,
+               genres: Sequence[str] = (), min_year: int | None = None, max_year: int | None = None,
+               exclude: Iterable[pb.MovieRef] = (), timeout: float | None = None) -> pb.SearchResponse:
+        """Titles (typo-tolerant), people, keywords and free text; `fields` by name ("title", "person",
+        "keyword", "text") or SearchField value, empty for all."""
+        request = pb.SearchRequest(query=query, fields=[_search_field(f) for f in fields],
+                                   filters=filters(genres, min_year, max_year, exclude))
+        if k is not None:
+            request.k = k
+        return self._call(self._stub.Search, request, timeout)
+
+
+def _search_field(value: str | int) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        return SEARCH_FIELDS[value.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown search field {value!r}; use one of {', '.join(SEARCH_FIELDS)}") from None

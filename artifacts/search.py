@@ -1,0 +1,247 @@
+"""Search structures on disk: name tables (titles, people, keywords) with postings and trigram blocks.
+
+The trainer builds them (`trainer/search.py`) into `<version>/search/`; the service maps them at
+start (`read_search`) and answers queries with `service/search.py`. Both sides normalise text
+with `normalize` from this module, so a key written at training is found at serving.
+
+One `NameTable` per field. Its files, for a table named T:
+
+    T.keys.txt          unique normalised keys, sorted (bisect gives exact and prefix lookups), one a line
+    T.display.txt       per key: the name as shown to callers ("Tom Hanks", "time travel")
+    T.key_prior.npy     float32 per key: the best popularity prior of its movies (prefix pruning)
+    T.indptr.npy        int32 CSR row pointer, keys → postings
+    T.rows.npy          int32 postings: catalog rows, per key most popular first
+    T.kinds.npy         int8 per posting (titles: 0 title, 1 original/alternate title, 2 article dropped;
+                        people: 0 cast, 1 director; keywords: 0 TMDB keyword, 1 MovieLens tag)
+    T.details.npy       int32 per posting → T.detail_strings.txt line (-1: none)
+    T.detail_strings.txt
+    T.grams.txt         trigram vocabulary (padded "  key "), sorted
+    T.gram_indptr.npy   int32 CSR, trigram → keys containing it
+    T.gram_keys.npy     int32
+    T.key_grams.npy     int16 distinct trigrams per key
+
+plus `prior.npy` (float32 per catalog row, in [0, 1]: popularity prior that breaks ties) and
+`search.json` (format version and counts). Arrays load memory-mapped; the text files are read
+and split once (about 70k short strings on the real catalog).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .titles import fold, split_year, title_key
+
+DIRECTORY = "search"
+FORMAT_VERSION = 1
+TABLES = ("titles", "people", "keywords")
+PRIOR_FILE = "prior.npy"
+INFO_FILE = "search.json"
+
+# Leading articles dropped to make an alias key ("the matrix" is also found as "matrix").
+ARTICLES = frozenset({"the", "a", "an", "le", "la", "les", "l", "el", "los", "las", "il", "lo", "gli",
+                      "der", "die", "das", "un", "une", "una", "de", "det", "den", "en"})
+
+_APOSTROPHES = re.compile(r"['’‘`´]")
+_NON_WORD = re.compile(r"[\W_]+")
+_LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+
+
+def normalize(text: str) -> str:
+    """Search key of any text: accents and case folded, '&' → 'and', apostrophes dropped,
+    every other non-alphanumeric character a single space ("Schindler's List" → "schindlers list")."""
+    folded = fold(text).replace("&", " and ")
+    folded = _APOSTROPHES.sub("", folded)
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def title_search_key(title: str) -> str:
+    """A title's key: year suffix removed, MovieLens trailing article moved to the front, normalised."""
+    bare, _ = split_year(title)
+    return normalize(title_key(bare))
+
+
+def drop_article(key: str) -> str:
+    """'the matrix' → 'matrix'; keys without a leading article (or only an article) come back unchanged."""
+    head, _, rest = key.partition(" ")
+    return rest if rest and head in ARTICLES else key
+
+
+def trigrams(key: str) -> list[str]:
+    """Distinct trigrams of the key padded as '  key ', so short keys and word starts get grams too."""
+    padded = f"  {key} "
+    return list(dict.fromkeys(padded[i:i + 3] for i in range(len(padded) - 2)))
+
+
+def one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", text).strip()
+
+
+@dataclass
+class NameTable:
+    """Normalised keys → movies, with a trigram index over the keys for fuzzy candidates."""
+
+    keys: list[str]
+    display: list[str]
+    key_prior: np.ndarray
+    indptr: np.ndarray
+    rows: np.ndarray
+    kinds: np.ndarray
+    details: np.ndarray
+    detail_strings: list[str]
+    grams: list[str]
+    gram_indptr: np.ndarray
+    gram_keys: np.ndarray
+    key_grams: np.ndarray
+    gram_index: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.gram_index:
+            self.gram_index = {g: i for i, g in enumerate(self.grams)}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def postings(self) -> int:
+        return int(self.indptr[-1])
+
+    def detail(self, posting: int) -> str:
+        position = int(self.details[posting])
+        return self.detail_strings[position] if position >= 0 else ""
+
+    # ------------------------------------------------------------------ build
+
+    @classmethod
+    def build(cls, entries: Iterable[tuple[str, str, int, int, str]], prior: np.ndarray) -> NameTable:
+        """From (key, display, row, kind, detail) entries; the first display seen names a key.
+
+        A (key, row) pair is kept once, with the smallest kind (a movie's own title beats an alias).
+        """
+        best: dict[tuple[str, int], tuple[int, str]] = {}
+        display: dict[str, str] = {}
+        for key, shown, row, kind, detail in entries:
+            if not key:
+                continue
+            display.setdefault(key, one_line(shown))
+            seen = best.get((key, row))
+            if seen is None or kind < seen[0]:
+                best[(key, row)] = (kind, one_line(detail))
+        keys = sorted(display)
+        position = {k: i for i, k in enumerate(keys)}
+        by_key: list[list[tuple[int, int, str]]] = [[] for _ in keys]
+        for (key, row), (kind, detail) in best.items():
+            by_key[position[key]].append((row, kind, detail))
+        prior = np.asarray(prior, dtype=np.float32)
+        indptr = np.zeros(len(keys) + 1, dtype=np.int32)
+        rows: list[int] = []
+        kinds: list[int] = []
+        details: list[int] = []
+        detail_position: dict[str, int] = {}
+        key_prior = np.zeros(len(keys), dtype=np.float32)
+        for i, postings in enumerate(by_key):
+            postings.sort(key=lambda p: (-float(prior[p[0]]), p[0]))  # most popular first
+            for row, kind, detail in postings:
+                rows.append(row)
+                kinds.append(kind)
+                details.append(detail_position.setdefault(detail, len(detail_position)) if detail else -1)
+            indptr[i + 1] = len(rows)
+            key_prior[i] = float(prior[postings[0][0]]) if postings else 0.0
+        gram_lists = [trigrams(k) for k in keys]
+        grams = sorted({g for gs in gram_lists for g in gs})
+        gram_position = {g: i for i, g in enumerate(grams)}
+        members: list[list[int]] = [[] for _ in grams]
+        for key_id, gs in enumerate(gram_lists):
+            for g in gs:
+                members[gram_position[g]].append(key_id)
+        gram_indptr = np.zeros(len(grams) + 1, dtype=np.int32)
+        gram_indptr[1:] = np.cumsum([len(m) for m in members], dtype=np.int64)
+        flat = [k for m in members for k in m]
+        return cls(
+            keys=keys,
+            display=[display[k] for k in keys],
+            key_prior=key_prior,
+            indptr=indptr,
+            rows=np.asarray(rows, dtype=np.int32),
+            kinds=np.asarray(kinds, dtype=np.int8),
+            details=np.asarray(details, dtype=np.int32),
+            detail_strings=list(detail_position),
+            grams=grams,
+            gram_indptr=gram_indptr,
+            gram_keys=np.asarray(flat, dtype=np.int32),
+            key_grams=np.asarray([len(gs) for gs in gram_lists], dtype=np.int16),
+            gram_index=gram_position,
+        )
+
+    # ------------------------------------------------------------------ files
+
+    _ARRAYS = ("key_prior", "indptr", "rows", "kinds", "details", "gram_indptr", "gram_keys", "key_grams")
+    _TEXTS = ("keys", "display", "detail_strings", "grams")
+
+    def write(self, directory: Path, name: str) -> None:
+        for array in self._ARRAYS:
+            np.save(directory / f"{name}.{array}.npy", np.ascontiguousarray(getattr(self, array)))
+        for text in self._TEXTS:
+            (directory / f"{name}.{text}.txt").write_text("\n".join(getattr(self, text)), encoding="utf-8")
+
+    @classmethod
+    def read(cls, directory: Path, name: str) -> NameTable:
+        arrays = {a: np.load(directory / f"{name}.{a}.npy", mmap_mode="r") for a in cls._ARRAYS}
+        texts = {t: _lines((directory / f"{name}.{t}.txt").read_text(encoding="utf-8")) for t in cls._TEXTS}
+        table = cls(**arrays, **texts)
+        if len(table.keys) != len(table.display) or len(table.indptr) != len(table.keys) + 1:
+            raise ValueError(f"search table {name} in {directory}: keys, display and postings disagree")
+        if len(table.grams) + 1 != len(table.gram_indptr) or len(table.key_grams) != len(table.keys):
+            raise ValueError(f"search table {name} in {directory}: trigram index does not match its keys")
+        return table
+
+
+def _lines(text: str) -> list[str]:
+    return text.split("\n") if text else []
+
+
+@dataclass
+class SearchTables:
+    titles: NameTable
+    people: NameTable
+    keywords: NameTable
+    prior: np.ndarray          # float32 per catalog row
+
+    def write(self, version_dir: Path) -> dict[str, Any]:
+        target = version_dir / DIRECTORY
+        target.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            getattr(self, name).write(target, name)
+        np.save(target / PRIOR_FILE, np.asarray(self.prior, dtype=np.float32))
+        info = {"format": FORMAT_VERSION, "movies": len(self.prior), **self.counts()}
+        (target / INFO_FILE).write_text(json.dumps(info, indent=2))
+        return info
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for name in TABLES:
+            table: NameTable = getattr(self, name)
+            out[f"{name}_keys"] = len(table)
+            out[f"{name}_postings"] = table.postings
+            out[f"{name}_trigrams"] = len(table.grams)
+        return out
+
+
+def has_search(version_dir: Path) -> bool:
+    return (version_dir / DIRECTORY / INFO_FILE).is_file()
+
+
+def read_search(version_dir: Path) -> SearchTables:
+    """Load `<version>/search/` (arrays memory-mapped); ValueError when it is from another format."""
+    source = version_dir / DIRECTORY
+    info = json.loads((source / INFO_FILE).read_text())
+    if info.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{source}: search format {info.get('format')}, this code reads {FORMAT_VERSION}")
+    prior = np.load(source / PRIOR_FILE, mmap_mode="r")
+    return SearchTables(*(NameTable.read(source, name) for name in TABLES), prior=prior)

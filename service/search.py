@@ -1,0 +1,322 @@
+"""Search's scoring, callable in-process (benchmarks, tests) without any RPC.
+
+A query is matched against four fields; every candidate movie gets one score in [0, 1] and
+the best hit per movie is kept. Ranking (one list across fields):
+
+    score = field weight × match quality (× year factor for titles)
+    order = score (rounded to 1e-4) descending, then popularity prior descending, then row
+
+Match quality of the normalised query q (accents, case and punctuation folded, see
+`artifacts.search.normalize`) against a key (a title, a person's name, a keyword):
+
+    exact key                                      1.00
+    prefix of a key (autocomplete, "star w")       0.90
+    fuzzy: rapidfuzz OSA similarity ≥ cutoff       sim, at most 0.95 (typo, transposition)
+    fuzzy prefix: OSA of q vs the key's first |q|  0.90 × sim (a typo while still typing)
+           characters (q of 4+ characters)
+
+    a title alias (a title's original/alternate title ×0.99, without its leading article ×0.97)
+
+Field weights: TITLE 1.00, PERSON 0.98, KEYWORD 0.92, TEXT 0.60 × cosine. So an exact title
+beats an exact name beats an exact keyword beats a title prefix; free-text (embedding) hits
+come after every lexical match and fill the rest of the list. A person's or keyword's
+movies all share the match score, so they come most popular first.
+
+Years: "heat 1995", "Heat (1995)" and "Matrix, The (1999)" are also tried without the year;
+a movie of that year gets +0.01, a title match of another year ×0.9.
+
+Fuzzy candidates come from trigram blocking: the keys sharing the most trigrams with q (Dice
+and containment, `FUZZY_CANDIDATES` each) are scored with rapidfuzz; exact and prefix matches
+are bisections of the sorted keys. Queries under 3 characters are prefix-only.
+
+Free text: the query is projected with `artifacts.text.project_text` (the same TF-IDF → SVD as
+the movies), placed in the text block of the content vector, searched in the global FAISS
+index, and the candidates re-scored by their text-block cosine.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from movierec.artifacts.search import SearchTables, has_search, normalize, read_search, title_search_key, trigrams
+from movierec.artifacts.text import project_text
+from movierec.artifacts.titles import split_year
+from movierec.index import Scope
+from movierec.v1 import recommender_pb2 as pb
+
+if TYPE_CHECKING:
+    from movierec.artifacts.search import NameTable
+
+    from .model import LoadedModel
+    from .requests import RowFilter
+
+TITLE, PERSON, KEYWORD, TEXT = pb.SEARCH_FIELD_TITLE, pb.SEARCH_FIELD_PERSON, pb.SEARCH_FIELD_KEYWORD, \
+    pb.SEARCH_FIELD_TEXT
+ALL_FIELDS = (TITLE, PERSON, KEYWORD, TEXT)
+FIELD_WEIGHTS = {TITLE: 1.0, PERSON: 0.98, KEYWORD: 0.92, TEXT: 0.60}
+
+EXACT = 1.0
+PREFIX = 0.90
+FUZZY_MAX = 0.95
+TITLE_KIND_FACTOR = (1.0, 0.99, 0.97)        # own title, original/alternate title, article dropped
+YEAR_BONUS = 0.01
+YEAR_MISMATCH = 0.90
+MIN_FUZZY_LENGTH = 3
+MIN_FUZZY_PREFIX_LENGTH = 4
+FUZZY_CANDIDATES = 40
+PREFIX_KEYS = 64                             # prefix-matching keys kept (most popular first)
+POSTINGS_PER_KEY = 200                       # movies of one key considered (most popular first)
+TEXT_CANDIDATES = 30
+_BARE_YEAR = re.compile(r"^(?P<title>.+?)\s+(?P<year>(?:18[89]|19\d|20\d)\d)$")
+
+
+@dataclass(frozen=True)
+class Hit:
+    row: int
+    score: float
+    field: int
+    matched: str
+    detail: str
+
+
+def fuzzy_cutoff(length: int) -> float:
+    """Smallest OSA similarity accepted: one edit per 5 characters (plus one), never below 0.6."""
+    return max(0.6, 1.0 - (1 + length // 5) / max(length, 1))
+
+
+class SearchEngine:
+    """Search tables of one version + the content model pieces free text needs."""
+
+    def __init__(self, tables: SearchTables, *, index: Any = None, vectors: np.ndarray | None = None,
+                 vocabulary: dict[str, int] | None = None, idf: np.ndarray | None = None,
+                 components: np.ndarray | None = None, years: np.ndarray | None = None):
+        self.tables = tables
+        self.prior = np.asarray(tables.prior, dtype=np.float32)
+        self.index = index
+        self.vectors = vectors
+        self.vocabulary = vocabulary or {}
+        self.idf = idf
+        self.components = components
+        self.years = years
+        self.text_dims = int(components.shape[0]) if components is not None else 0
+        self.load_seconds = 0.0
+
+    @property
+    def has_text(self) -> bool:
+        return self.index is not None and self.components is not None and bool(self.vocabulary)
+
+    @classmethod
+    def load(cls, version_dir: Path, *, index: Any, vectors: np.ndarray, years: np.ndarray,
+             manifest: dict[str, Any] | None = None) -> SearchEngine | None:
+        """The engine for a version, or None when the version has no `search/` (built before Search)."""
+        if not has_search(version_dir):
+            return None
+        started = time.perf_counter()
+        tables = read_search(version_dir)
+        content = version_dir / "content"
+        vocabulary = idf = components = None
+        if (content / "vocabulary.json").is_file() and (content / "svd_components.npy").is_file():
+            import json
+
+            terms = json.loads((content / "vocabulary.json").read_text())
+            vocabulary = {term: column for column, term in enumerate(terms)}
+            idf = np.load(content / "idf.npy", mmap_mode="r")
+            components = np.load(content / "svd_components.npy", mmap_mode="r")
+            blocks = ((manifest or {}).get("reports", {}).get("content", {}).get("block_dims") or {})
+            if blocks and (next(iter(blocks)) != "text" or int(blocks["text"]) != components.shape[0]):
+                components = None  # the text block is not where free text expects it: switch TEXT off
+        engine = cls(tables, index=index, vectors=vectors, vocabulary=vocabulary, idf=idf,
+                     components=components, years=years)
+        engine.load_seconds = time.perf_counter() - started
+        return engine
+
+    # ------------------------------------------------------------------ matching one table
+
+    def match_keys(self, table: NameTable, q: str) -> dict[int, float]:
+        """Key id → match quality of the normalised query `q` (exact, prefix, fuzzy)."""
+        found: dict[int, float] = {}
+        if not q or len(table) == 0:
+            return found
+        keys = table.keys
+        lo = bisect_left(keys, q)
+        hi = bisect_left(keys, q + "\U0010ffff", lo)
+        if lo < hi:
+            if keys[lo] == q:
+                found[lo] = EXACT
+                lo += 1
+            if hi - lo > PREFIX_KEYS:
+                window = np.asarray(table.key_prior[lo:hi])
+                chosen = lo + np.argpartition(-window, PREFIX_KEYS)[:PREFIX_KEYS]
+            else:
+                chosen = range(lo, hi)
+            for key_id in chosen:
+                found[int(key_id)] = PREFIX
+        if len(q) >= MIN_FUZZY_LENGTH:
+            for key_id, quality in self._fuzzy(table, q).items():
+                if quality > found.get(key_id, 0.0):
+                    found[key_id] = quality
+        return found
+
+    def _fuzzy(self, table: NameTable, q: str) -> dict[int, float]:
+        candidates = self._fuzzy_candidates(table, q)
+        if not candidates:
+            return {}
+        keys = table.keys
+        choices = [keys[c] for c in candidates]
+        cutoff = fuzzy_cutoff(len(q))
+        out: dict[int, float] = {}
+        for _, sim, position in process.extract(q, choices, scorer=OSA.normalized_similarity,
+                                                score_cutoff=cutoff, limit=None):
+            out[candidates[position]] = min(float(sim), FUZZY_MAX)
+        if len(q) >= MIN_FUZZY_PREFIX_LENGTH:
+            heads = [choice[:len(q)] for choice in choices]
+            for _, sim, position in process.extract(q, heads, scorer=OSA.normalized_similarity,
+                                                    score_cutoff=cutoff, limit=None):
+                if len(choices[position]) > len(q):
+                    key_id = candidates[position]
+                    out[key_id] = max(out.get(key_id, 0.0), PREFIX * float(sim))
+        return out
+
+    def _fuzzy_candidates(self, table: NameTable, q: str) -> list[int]:
+        grams = [table.gram_index[g] for g in trigrams(q) if g in table.gram_index]
+        if not grams:
+            return []
+        starts, ends = table.gram_indptr[grams], table.gram_indptr[np.asarray(grams) + 1]
+        members = np.concatenate([table.gram_keys[s:e] for s, e in zip(starts.tolist(), ends.tolist())])
+        counts = np.bincount(members, minlength=len(table))
+        keys = np.flatnonzero(counts)
+        overlap = counts[keys]
+        n_query = len(trigrams(q))
+        dice = 2.0 * overlap / (n_query + np.asarray(table.key_grams)[keys])
+        picked = set(_top(keys, dice, FUZZY_CANDIDATES))
+        picked.update(_top(keys, overlap.astype(np.float64) + dice, FUZZY_CANDIDATES // 2))
+        return sorted(picked)
+
+    # ------------------------------------------------------------------ fields
+
+    def _field_hits(self, field: int, table: NameTable, variants: list[tuple[str, int | None]],
+                    row_filter: RowFilter | None, best: dict[int, tuple[float, int, str, str]]) -> None:
+        weight = FIELD_WEIGHTS[field]
+        for q, year in variants:
+            for key_id, quality in self.match_keys(table, q).items():
+                start, end = int(table.indptr[key_id]), int(table.indptr[key_id + 1])
+                end = min(end, start + POSTINGS_PER_KEY)
+                rows = table.rows[start:end].tolist()
+                kinds = table.kinds[start:end].tolist()
+                for offset, (row, kind) in enumerate(zip(rows, kinds)):
+                    score = weight * quality
+                    if field == TITLE:
+                        score *= TITLE_KIND_FACTOR[kind] if kind < len(TITLE_KIND_FACTOR) else 1.0
+                        if year is not None and self.years is not None:
+                            score = score + YEAR_BONUS if int(self.years[row]) == year else score * YEAR_MISMATCH
+                    seen = best.get(row)
+                    if seen is not None and seen[0] >= score:
+                        continue
+                    if row_filter is not None and not _passes(row_filter, row):
+                        continue
+                    posting = start + offset
+                    matched = table.display[key_id]
+                    detail = table.detail(posting) if field == PERSON else ""
+                    best[row] = (score, field, matched, detail)
+
+    def _text_hits(self, query: str, k: int, row_filter: RowFilter | None,
+                   best: dict[int, tuple[float, int, str, str]]) -> None:
+        if not self.has_text:
+            return
+        projected = project_text(query, self.vocabulary, self.idf, self.components)
+        norm = float(np.linalg.norm(projected))
+        if not norm or not math.isfinite(norm):
+            return
+        q_text = projected / norm
+        full = np.zeros(self.index.dim, dtype=np.float32)
+        full[:self.text_dims] = q_text
+        rows, _ = self.index.search(
+            full, max(TEXT_CANDIDATES, 3 * k), Scope.GLOBAL,
+            allowed=None if row_filter is None else row_filter.allowed,
+            exclude=() if row_filter is None else row_filter.excluded,
+        )
+        if len(rows) == 0:
+            return
+        text = np.asarray(self.vectors[np.sort(rows)][:, :self.text_dims], dtype=np.float32)
+        norms = np.linalg.norm(text, axis=1)
+        cosine = (text @ q_text) / np.where(norms > 0, norms, 1.0)
+        weight = FIELD_WEIGHTS[TEXT]
+        for row, cos in zip(np.sort(rows).tolist(), cosine.tolist()):
+            if cos <= 0:
+                continue
+            score = weight * cos
+            seen = best.get(row)
+            if seen is None or seen[0] < score:
+                best[row] = (score, TEXT, query, "")
+
+    # ------------------------------------------------------------------ the query
+
+    def search(self, query: str, k: int = 10, fields: Iterable[int] = ALL_FIELDS,
+               row_filter: RowFilter | None = None) -> list[Hit]:
+        """The top-k hits, one per movie, best first (see the module docstring for the ranking)."""
+        fields = set(fields) or set(ALL_FIELDS)
+        if row_filter is not None and not row_filter.active and not row_filter.excluded:
+            row_filter = None
+        best: dict[int, tuple[float, int, str, str]] = {}
+        tables = self.tables
+        if TITLE in fields:
+            self._field_hits(TITLE, tables.titles, title_variants(query), row_filter, best)
+        plain = normalize(query)
+        if PERSON in fields:
+            self._field_hits(PERSON, tables.people, [(plain, None)], row_filter, best)
+        if KEYWORD in fields:
+            self._field_hits(KEYWORD, tables.keywords, [(plain, None)], row_filter, best)
+        if TEXT in fields:
+            self._text_hits(query, k, row_filter, best)
+        prior = self.prior
+        ranked = sorted(best.items(), key=lambda item: (-round(item[1][0], 4), -float(prior[item[0]]), item[0]))
+        return [Hit(row, min(score, 1.0), field, matched, detail)
+                for row, (score, field, matched, detail) in ranked[:k]]
+
+
+def title_variants(query: str) -> list[tuple[str, int | None]]:
+    """Normalised title forms of a query, each with the year it names (if any)."""
+    variants: list[tuple[str, int | None]] = [(title_search_key(query), None)]
+    bare, year = split_year(query)
+    if year is None:
+        match = _BARE_YEAR.match(query.strip())
+        if match:
+            bare, year = match.group("title"), int(match.group("year"))
+    if year is not None:
+        key = title_search_key(bare)
+        if key:
+            variants.append((key, year))
+    plain = normalize(query)
+    if plain and all(plain != v for v, _ in variants):
+        variants.append((plain, None))
+    return [(v, y) for v, y in variants if v]
+
+
+def _top(keys: np.ndarray, score: np.ndarray, n: int) -> list[int]:
+    if len(keys) <= n:
+        return keys.tolist()
+    return keys[np.argpartition(-score, n)[:n]].tolist()
+
+
+def _passes(row_filter: RowFilter, row: int) -> bool:
+    if row in row_filter.excluded:
+        return False
+    return row_filter.allowed is None or bool(row_filter.allowed[row])
+
+
+def engine_of(model: LoadedModel) -> SearchEngine | None:
+    return model.extras.get("search")
+
+
+__all__ = ["ALL_FIELDS", "FIELD_WEIGHTS", "Hit", "SearchEngine", "engine_of", "title_variants"]

@@ -1,0 +1,118 @@
+"""The training stage that builds the search structures (`artifacts/search.py`) from the catalog.
+
+Works on plain per-movie records (the catalog DataFrame's rows, or the served catalog's
+details.jsonl records plus titles), so the same code rebuilds them for an older version.
+
+* titles: the display title, TMDB original_title and the alternate titles (MovieLens' own
+  spelling, "a.k.a." names), each also without its leading article;
+* people: directors ("Director") and the full TMDB cast ("Cast: <character>");
+* keywords: TMDB keywords and MovieLens user tags.
+
+Popularity prior per movie, in [0, 1]: the larger of two percentile ranks, of TMDB popularity
+and of the number of MovieLens ratings (a movie with neither is 0). Either source alone is
+enough to call a movie well known, and each covers movies the other lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from movierec.artifacts.search import NameTable, SearchTables, drop_article, normalize, title_search_key
+from movierec.artifacts.titles import split_year
+
+TITLE, ALTERNATE, NO_ARTICLE = 0, 1, 2
+DIRECTOR, CAST = 0, 1
+KEYWORD, TAG = 0, 1
+
+
+def percentile_rank(values: np.ndarray) -> np.ndarray:
+    """Rank of each positive value among the positive values, in (0, 1]; non-positive → 0."""
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
+    out = np.zeros(len(values), dtype=np.float64)
+    known = np.flatnonzero(values > 0)
+    if known.size:
+        order = known[np.argsort(values[known], kind="stable")]
+        out[order] = np.arange(1, known.size + 1) / known.size
+    return out
+
+
+def popularity_prior(popularity: Sequence[float], rating_count: Sequence[float]) -> np.ndarray:
+    return np.maximum(percentile_rank(np.asarray(popularity, dtype=np.float64)),
+                      percentile_rank(np.asarray(rating_count, dtype=np.float64))).astype(np.float32)
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series)):
+        return [str(v) for v in value if isinstance(v, str) and v.strip()]
+    return []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def title_entries(records: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str, int, int, str]]:
+    for row, movie in enumerate(records):
+        title = _text(movie.get("title"))
+        names = [(title, TITLE)] + [(name, ALTERNATE) for name in
+                                    [_text(movie.get("original_title")), *_names(movie.get("alt_titles"))]]
+        for name, kind in names:
+            if not name.strip():
+                continue
+            key = title_search_key(name)
+            if kind == ALTERNATE and len(key) < 2:
+                continue  # a parsing leftover such as the "s" of "Frontière(s)"
+            shown = split_year(name)[0] if kind == ALTERNATE else title
+            yield key, shown, row, kind, ""
+            bare = drop_article(key)
+            if bare != key:
+                yield bare, shown, row, NO_ARTICLE, ""
+
+
+def people_entries(records: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str, int, int, str]]:
+    for row, movie in enumerate(records):
+        for name in _names(movie.get("directors")):
+            yield normalize(name), name, row, DIRECTOR, "Director"
+        characters = movie.get("characters")
+        characters = list(characters) if isinstance(characters, (list, tuple, np.ndarray)) else []
+        for position, name in enumerate(_names(movie.get("cast"))):
+            character = characters[position] if position < len(characters) else ""
+            character = character if isinstance(character, str) else ""
+            yield normalize(name), name, row, CAST, f"Cast: {character.strip()}" if character.strip() else "Cast"
+
+
+def keyword_entries(records: Sequence[Mapping[str, Any]]) -> Iterator[tuple[str, str, int, int, str]]:
+    for row, movie in enumerate(records):
+        for name in _names(movie.get("keywords")):
+            yield normalize(name), name, row, KEYWORD, ""
+        for name in _names(movie.get("tags")):
+            yield normalize(name), name, row, TAG, ""
+
+
+def build_search_tables(records: Sequence[Mapping[str, Any]], prior: np.ndarray) -> SearchTables:
+    """Search tables over `records` (one dict per catalog row, in row order)."""
+    prior = np.asarray(prior, dtype=np.float32)
+    if len(prior) != len(records):
+        raise ValueError(f"{len(records)} records but {len(prior)} priors")
+    return SearchTables(
+        titles=NameTable.build(title_entries(records), prior),
+        people=NameTable.build(people_entries(records), prior),
+        keywords=NameTable.build(keyword_entries(records), prior),
+        prior=prior,
+    )
+
+
+def search_tables_from_catalog(movies: pd.DataFrame) -> SearchTables:
+    """The pipeline's entry point: the catalog DataFrame → search tables."""
+    columns = [c for c in ("title", "original_title", "alt_titles", "directors", "cast", "characters",
+                           "keywords", "tags") if c in movies.columns]
+    records = movies[columns].to_dict("records")
+    popularity = movies["popularity"] if "popularity" in movies.columns else np.zeros(len(movies))
+    ratings = movies["rating_count"] if "rating_count" in movies.columns else np.zeros(len(movies))
+    prior = popularity_prior(pd.to_numeric(pd.Series(popularity), errors="coerce").fillna(0).to_numpy(),
+                             pd.to_numeric(pd.Series(ratings), errors="coerce").fillna(0).to_numpy())
+    return build_search_tables(records, prior)
