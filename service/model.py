@@ -19,6 +19,8 @@ from movierec.artifacts.catalog import MISSING_ID, CatalogArrays, read_catalog
 from movierec.artifacts.titles import title_key
 from movierec.index import ClusteredIndex
 
+from .personal import PersonalArtifacts, load_personal
+
 from .search import SearchEngine
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class LoadedModel:
     lookups: Lookups
     load_seconds: float
     extras: dict[str, Any] = field(default_factory=dict)
+    personal: PersonalArtifacts | None = None  # RecommendForUser / PredictRatings (service/personal.py)
 
     @property
     def created(self) -> str:
@@ -82,9 +85,10 @@ def load_model(registry_dir: Path, version: str = "", *, verify: bool = True) ->
         )
     lookups = Lookups.build(catalog)
     search = SearchEngine.load(found.path, index=index, vectors=vectors, years=catalog.year, manifest=found.manifest)
+    personal = load_personal(found.path, catalog, vectors)
     elapsed = time.perf_counter() - started
     log.info("loaded model %s: %d movies, %d clusters in %.3fs", found.name, len(catalog), index.n_clusters, elapsed)
     if search is not None:
         log.info("search structures of %s loaded in %.3fs", found.name, search.load_seconds)
     return LoadedModel(found.name, found.manifest, catalog, vectors, index, lookups, elapsed,
-                       extras={"search": search} if search is not None else {})
+                       extras={"search": search} if search is not None else {}, personal=personal)

@@ -11,6 +11,8 @@ from .config import ServeConfig
 from .convert import details_message, movie_message
 from .errors import InvalidArgument, Unavailable, rpc_errors
 from .model import LoadedModel
+from .personal import predict_ratings, profile_of, reason_text, recommend
+from .personal_requests import personal_of, read_movies, read_user
 from .requests import read_filters, read_k, read_query, read_search_fields, resolve_movie
 from .search import engine_of
 from .similar import DEFAULT_SCOPE, SCOPES, default_probes, similar_rows
@@ -94,5 +96,43 @@ class RecommenderService(pb_grpc.RecommenderServicer):
             hits=[pb.SearchHit(movie=movie_message(catalog, hit.row), score=hit.score, field=hit.field,
                                matched=hit.matched, detail=hit.detail)
                   for hit in engine.search(query, k, fields, row_filter)],
+            model_version=model.version,
+        )
+
+    @rpc_errors
+    async def RecommendForUser(self, request: pb.RecommendForUserRequest, context: grpc.aio.ServicerContext
+                               ) -> pb.RecommendForUserResponse:
+        model = self._holder.get()
+        config = self._config
+        rows, ratings = read_user(model, request)
+        k = read_k(request.HasField("k"), request.k, config.default_k, config.max_k)
+        row_filter = read_filters(model, request.filters, config.max_exclude)
+        exclude_seen = request.exclude_seen if request.HasField("exclude_seen") else True
+        personal = personal_of(model)
+        found = recommend(personal, profile_of(personal, rows, ratings), k, row_filter.allowed, row_filter.excluded,
+                          exclude_seen)
+        catalog = model.catalog
+        return pb.RecommendForUserResponse(
+            results=[pb.Recommendation(movie=movie_message(catalog, r), score=s, like_probability=p,
+                                       predicted_rating=q, reason=reason_text(catalog, why))
+                     for r, s, p, q, why in zip(found.rows.tolist(), found.scores.tolist(),
+                                                found.like_probability.tolist(), found.predicted_rating.tolist(),
+                                                found.reason_rows.tolist())],
+            user_cluster_id=found.rating_cluster,
+            model_version=model.version,
+        )
+
+    @rpc_errors
+    async def PredictRatings(self, request: pb.PredictRatingsRequest, context: grpc.aio.ServicerContext
+                             ) -> pb.PredictRatingsResponse:
+        model = self._holder.get()
+        rows, ratings = read_user(model, request)
+        movies = read_movies(model, request.movies)
+        personal = personal_of(model)
+        predicted, like = predict_ratings(personal, profile_of(personal, rows, ratings), movies)
+        catalog = model.catalog
+        return pb.PredictRatingsResponse(
+            predictions=[pb.RatingPrediction(movie=movie_message(catalog, r), predicted_rating=q, like_probability=p)
+                         for r, q, p in zip(movies.tolist(), predicted.tolist(), like.tolist())],
             model_version=model.version,
         )

@@ -63,11 +63,11 @@ class PersonalConfig:
 
     factors: int = 16                 # matrix-factorisation rank (ALS)
     mf_reg: float = 8.0               # ALS ridge, also the request-time fold-in ridge
-    mf_iterations: int = 12
+    mf_iterations: int = 8
     item_shrink: float = 10.0         # pseudo-ratings pulling an item's mean towards the global mean
     cluster_shrink: float = 5.0       # pseudo-ratings pulling a cluster's item mean towards the item mean
     rating_svd_components: int = 16   # TruncatedSVD of centred user rating vectors before KMeans
-    cluster_k: tuple[int, ...] = (4, 6, 8, 10, 12, 16)  # KMeans k candidates, chosen by silhouette
+    cluster_k: tuple[int, ...] = (4, 6, 8, 12, 16)  # KMeans k candidates, chosen by silhouette
     inner_folds: int = 5              # out-of-fold target statistics for training rows
     ease_lambdas: tuple[float, ...] = (100.0, 250.0, 500.0, 1000.0)  # chosen on a time-split validation
     ease_min_count: int = 3           # items with fewer training ratings stay out of the item-item matrix

@@ -28,6 +28,7 @@ from .clustering import ClusterResult, cluster_vectors
 from .config import TrainConfig
 from .features import ContentModel, fit_content_model
 from .ingest import file_checksums, load_movielens, load_tmdb
+from .personal import personal_side, train_personal
 from .search import search_tables_from_catalog
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,11 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] = print) -> Tr
         fidelity = index_fidelity(index, content.vectors, config)
     with timings.stage("search_build"):
         search = search_tables_from_catalog(movies)
-    metrics = summarise(content, clusters, fidelity, len(movies))
+    with timings.stage("personal"):
+        genre_names = list(content.genre_vocabulary)
+        side = personal_side(catalog_arrays(movies, genre_names), len(genre_names), content.vectors)
+        personal = train_personal(movielens.ratings, side, config.personal, progress=log.info)
+    metrics = {**summarise(content, clusters, fidelity, len(movies)), **personal.metrics}
     version = registry.new_version_name()
     with timings.stage("write"), registry.writing_version(config.registry_dir, version) as scratch:
         genres = list(content.genre_vocabulary)
@@ -159,6 +164,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] = print) -> Tr
         write_content(scratch, content)
         search_report = search.write(scratch)
         index.save(scratch / "index")
+        personal.write(scratch)
         manifest = registry.write_manifest(scratch, {
             "version": version,
             "kind": "movierec",
@@ -171,6 +177,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] = print) -> Tr
                 "content": content.report,
                 "clusters": {"k": clusters.k, "silhouette_by_k": clusters.silhouette_by_k,
                              "sizes": list(map(int, clusters.sizes)), "timings": clusters.timings},
+                "personal": personal.report,
             },
             "timings": timings.seconds,
         })
