@@ -192,7 +192,8 @@ class NameTable:
 
     @classmethod
     def read(cls, directory: Path, name: str) -> NameTable:
-        arrays = {a: np.load(directory / f"{name}.{a}.npy", mmap_mode="r") for a in cls._ARRAYS}
+        # Mapped, then viewed as plain ndarrays: np.memmap's per-slice overhead costs more than the lookups.
+        arrays = {a: np.load(directory / f"{name}.{a}.npy", mmap_mode="r").view(np.ndarray) for a in cls._ARRAYS}
         texts = {t: _lines((directory / f"{name}.{t}.txt").read_text(encoding="utf-8")) for t in cls._TEXTS}
         table = cls(**arrays, **texts)
         if len(table.keys) != len(table.display) or len(table.indptr) != len(table.keys) + 1:

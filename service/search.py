@@ -27,7 +27,7 @@ a movie of that year gets +0.01, a title match of another year ×0.9.
 
 Fuzzy candidates come from trigram blocking: the keys sharing the most trigrams with q (Dice
 and containment, `FUZZY_CANDIDATES` each) are scored with rapidfuzz; exact and prefix matches
-are bisections of the sorted keys. Queries under 3 characters are prefix-only.
+are bisections of the sorted keys. Queries under 4 characters are prefix-only.
 
 Free text: the query is projected with `artifacts.text.project_text` (the same TF-IDF → SVD as
 the movies), placed in the text block of the content vector, searched in the global FAISS
@@ -72,7 +72,10 @@ FUZZY_MAX = 0.95
 TITLE_KIND_FACTOR = (1.0, 0.99, 0.97)        # own title, original/alternate title, article dropped
 YEAR_BONUS = 0.01
 YEAR_MISMATCH = 0.90
-MIN_FUZZY_LENGTH = 3
+MIN_FUZZY_LENGTH = 4
+SHORT_QUERY = 6                              # up to this length, fuzzy also tries every key of ±1 length
+GRAM_DF_FLOOR = 256                          # a trigram in more keys than this and 1/GRAM_DF_SHARE
+GRAM_DF_SHARE = 50                           # of them is not used for blocking
 MIN_FUZZY_PREFIX_LENGTH = 4
 FUZZY_CANDIDATES = 40
 PREFIX_KEYS = 64                             # prefix-matching keys kept (most popular first)
@@ -102,15 +105,19 @@ class SearchEngine:
                  vocabulary: dict[str, int] | None = None, idf: np.ndarray | None = None,
                  components: np.ndarray | None = None, years: np.ndarray | None = None):
         self.tables = tables
-        self.prior = np.asarray(tables.prior, dtype=np.float32)
+        self.prior = np.array(tables.prior, dtype=np.float32)
+        self.kind_factor = np.array(TITLE_KIND_FACTOR + (1.0,) * (256 - len(TITLE_KIND_FACTOR)))
         self.index = index
         self.vectors = vectors
         self.vocabulary = vocabulary or {}
         self.idf = idf
         self.components = components
-        self.years = years
+        self.years = np.array(years, dtype=np.int32) if years is not None else np.zeros(len(self.prior), np.int32)
         self.text_dims = int(components.shape[0]) if components is not None else 0
         self.load_seconds = 0.0
+        self._buckets: dict[int, dict[int, tuple[list[int], list[str]]]] = {}
+        for table in (tables.titles, tables.people, tables.keywords):
+            self._length_buckets(table)
 
     @property
     def has_text(self) -> bool:
@@ -143,8 +150,12 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ matching one table
 
-    def match_keys(self, table: NameTable, q: str) -> dict[int, float]:
-        """Key id → match quality of the normalised query `q` (exact, prefix, fuzzy)."""
+    def match_keys(self, table: NameTable, q: str, enough: int = 0) -> dict[int, float]:
+        """Key id → match quality of the normalised query `q` (exact, prefix, fuzzy).
+
+        With `enough` > 0, an exact key with at least that many movies is returned alone: no prefix
+        or fuzzy match (quality < 1) could rank above any of them.
+        """
         found: dict[int, float] = {}
         if not q or len(table) == 0:
             return found
@@ -154,6 +165,8 @@ class SearchEngine:
         if lo < hi:
             if keys[lo] == q:
                 found[lo] = EXACT
+                if enough and int(table.indptr[lo + 1] - table.indptr[lo]) >= enough:
+                    return found
                 lo += 1
             if hi - lo > PREFIX_KEYS:
                 window = np.asarray(table.key_prior[lo:hi])
@@ -169,35 +182,66 @@ class SearchEngine:
         return found
 
     def _fuzzy(self, table: NameTable, q: str) -> dict[int, float]:
-        candidates = self._fuzzy_candidates(table, q)
-        if not candidates:
-            return {}
         keys = table.keys
-        choices = [keys[c] for c in candidates]
         cutoff = fuzzy_cutoff(len(q))
         out: dict[int, float] = {}
+        candidates = self._fuzzy_candidates(table, q)
+        choices = [keys[c] for c in candidates]
         for _, sim, position in process.extract(q, choices, scorer=OSA.normalized_similarity,
                                                 score_cutoff=cutoff, limit=None):
             out[candidates[position]] = min(float(sim), FUZZY_MAX)
         if len(q) >= MIN_FUZZY_PREFIX_LENGTH:
-            heads = [choice[:len(q)] for choice in choices]
-            for _, sim, position in process.extract(q, heads, scorer=OSA.normalized_similarity,
+            size = len(q)
+            longer = [(c, choice[:size]) for c, choice in zip(candidates, choices, strict=True) if len(choice) > size]
+            for _, sim, position in process.extract(q, [head for _, head in longer], scorer=OSA.normalized_similarity,
                                                     score_cutoff=cutoff, limit=None):
-                if len(choices[position]) > len(q):
-                    key_id = candidates[position]
-                    out[key_id] = max(out.get(key_id, 0.0), PREFIX * float(sim))
+                key_id = longer[position][0]
+                out[key_id] = max(out.get(key_id, 0.0), PREFIX * float(sim))
+        if len(q) <= SHORT_QUERY:
+            # A typo in a short word leaves it few trigrams in common with the right key: also score
+            # every key of about the same length (a few hundred strings per length).
+            buckets = self._length_buckets(table)
+            for size in range(len(q) - 1, len(q) + 2):
+                ids, strings = buckets.get(size, ((), ()))
+                for _, sim, position in process.extract(q, strings, scorer=OSA.normalized_similarity,
+                                                        score_cutoff=cutoff, limit=None):
+                    key_id = ids[position]
+                    out[key_id] = max(out.get(key_id, 0.0), min(float(sim), FUZZY_MAX))
         return out
 
+    def _length_buckets(self, table: NameTable) -> dict[int, tuple[list[int], list[str]]]:
+        """Short keys by length: (key ids, keys), built once per table at load."""
+        buckets = self._buckets.get(id(table))
+        if buckets is None:
+            grouped: dict[int, list[int]] = {}
+            for key_id, key in enumerate(table.keys):
+                if len(key) <= SHORT_QUERY + 1:
+                    grouped.setdefault(len(key), []).append(key_id)
+            buckets = {size: (ids, [table.keys[i] for i in ids]) for size, ids in grouped.items()}
+            self._buckets[id(table)] = buckets
+        return buckets
+
     def _fuzzy_candidates(self, table: NameTable, q: str) -> list[int]:
-        grams = [table.gram_index[g] for g in trigrams(q) if g in table.gram_index]
-        if not grams:
+        query_grams = trigrams(q)
+        grams = np.asarray([table.gram_index[g] for g in query_grams if g in table.gram_index], dtype=np.int64)
+        if not len(grams):
             return []
-        starts, ends = table.gram_indptr[grams], table.gram_indptr[np.asarray(grams) + 1]
-        members = np.concatenate([table.gram_keys[s:e] for s, e in zip(starts.tolist(), ends.tolist())])
-        counts = np.bincount(members, minlength=len(table))
-        keys = np.flatnonzero(counts)
-        overlap = counts[keys]
-        n_query = len(trigrams(q))
+        starts, ends = table.gram_indptr[grams], table.gram_indptr[grams + 1]
+        df = ends - starts
+        # Common trigrams (" th", "the") name thousands of keys and tell little: block on the rarer ones.
+        common = df > max(GRAM_DF_FLOOR, len(table) // GRAM_DF_SHARE)
+        if (~common).sum() < 2:
+            common = np.ones(len(grams), dtype=bool)
+            common[np.argsort(df, kind="stable")[:2]] = False
+        members = np.concatenate([table.gram_keys[s:e] for s, e in
+                                  zip(starts[~common].tolist(), ends[~common].tolist(), strict=True)])
+        if len(members) * 8 < len(table):
+            keys, overlap = np.unique(members, return_counts=True)
+        else:
+            counts = np.bincount(members, minlength=len(table))
+            keys = np.flatnonzero(counts)
+            overlap = counts[keys]
+        n_query = len(query_grams)
         dice = 2.0 * overlap / (n_query + np.asarray(table.key_grams)[keys])
         picked = set(_top(keys, dice, FUZZY_CANDIDATES))
         picked.update(_top(keys, overlap.astype(np.float64) + dice, FUZZY_CANDIDATES // 2))
@@ -205,30 +249,64 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ fields
 
-    def _field_hits(self, field: int, table: NameTable, variants: list[tuple[str, int | None]],
+    def _field_hits(self, field: int, table: NameTable, variants: list[tuple[str, int | None]], k: int,
                     row_filter: RowFilter | None, best: dict[int, tuple[float, int, str, str]]) -> None:
+        """Score every posting of the matched keys at once; keep each movie's best, then the field's top k.
+
+        Cutting a field to its own top k is exact: a movie below it has k better movies in this field
+        alone, and its other fields can only score it lower (a movie keeps its best field).
+        """
         weight = FIELD_WEIGHTS[field]
+        starts: list[int] = []
+        ends: list[int] = []
+        qualities: list[float] = []
+        key_ids: list[int] = []
+        years: list[int] = []
         for q, year in variants:
-            for key_id, quality in self.match_keys(table, q).items():
-                start, end = int(table.indptr[key_id]), int(table.indptr[key_id + 1])
-                end = min(end, start + POSTINGS_PER_KEY)
-                rows = table.rows[start:end].tolist()
-                kinds = table.kinds[start:end].tolist()
-                for offset, (row, kind) in enumerate(zip(rows, kinds)):
-                    score = weight * quality
-                    if field == TITLE:
-                        score *= TITLE_KIND_FACTOR[kind] if kind < len(TITLE_KIND_FACTOR) else 1.0
-                        if year is not None and self.years is not None:
-                            score = score + YEAR_BONUS if int(self.years[row]) == year else score * YEAR_MISMATCH
-                    seen = best.get(row)
-                    if seen is not None and seen[0] >= score:
-                        continue
-                    if row_filter is not None and not _passes(row_filter, row):
-                        continue
-                    posting = start + offset
-                    matched = table.display[key_id]
-                    detail = table.detail(posting) if field == PERSON else ""
-                    best[row] = (score, field, matched, detail)
+            for key_id, quality in self.match_keys(table, q, k if year is None else 0).items():
+                start = int(table.indptr[key_id])
+                starts.append(start)
+                ends.append(min(int(table.indptr[key_id + 1]), start + POSTINGS_PER_KEY))
+                qualities.append(weight * quality)
+                key_ids.append(key_id)
+                years.append(-1 if year is None else year)
+        if not starts:
+            return
+        lengths = np.asarray(ends) - np.asarray(starts)
+        total = int(lengths.sum())
+        # postings of every matched key, concatenated: start of its key + position inside it
+        offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        postings = np.repeat(np.asarray(starts), lengths) + offsets
+        scores = np.repeat(np.asarray(qualities, dtype=np.float64), lengths)
+        keys = np.repeat(np.asarray(key_ids), lengths)
+        if field == TITLE:
+            scores *= self.kind_factor[table.kinds[postings]]
+            wanted = np.repeat(np.asarray(years), lengths)
+            named = wanted >= 0
+            if named.any():
+                same = self.years[table.rows[postings]] == wanted
+                scores = np.where(named & same, scores + YEAR_BONUS, np.where(named, scores * YEAR_MISMATCH, scores))
+        rows = table.rows[postings]
+        if row_filter is not None:
+            keep = _passing(row_filter, rows)
+            postings, scores, keys, rows = postings[keep], scores[keep], keys[keep], rows[keep]
+        if not len(rows):
+            return
+        order = self._order(rows, scores)
+        rows, first = np.unique(rows[order], return_index=True)       # each movie's best posting
+        chosen = order[first]
+        chosen = chosen[self._order(table.rows[postings[chosen]], scores[chosen])[:k]]
+        for posting, score, key_id in zip(postings[chosen].tolist(), scores[chosen].tolist(), keys[chosen].tolist(),
+                                          strict=True):
+            row = int(table.rows[posting])
+            seen = best.get(row)
+            if seen is None or seen[0] < score:
+                detail = table.detail(posting) if field == PERSON else ""
+                best[row] = (score, field, table.display[key_id], detail)
+
+    def _order(self, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Ranking order: score (to 1e-4) descending, then prior descending, then row."""
+        return np.lexsort((rows, -self.prior[rows], -np.round(scores, 4)))
 
     def _text_hits(self, query: str, k: int, row_filter: RowFilter | None,
                    best: dict[int, tuple[float, int, str, str]]) -> None:
@@ -271,14 +349,14 @@ class SearchEngine:
         best: dict[int, tuple[float, int, str, str]] = {}
         tables = self.tables
         if TITLE in fields:
-            self._field_hits(TITLE, tables.titles, title_variants(query), row_filter, best)
+            self._field_hits(TITLE, tables.titles, title_variants(query), k, row_filter, best)
         plain = normalize(query)
         if PERSON in fields:
-            self._field_hits(PERSON, tables.people, [(plain, None)], row_filter, best)
+            self._field_hits(PERSON, tables.people, [(plain, None)], k, row_filter, best)
         if KEYWORD in fields:
-            self._field_hits(KEYWORD, tables.keywords, [(plain, None)], row_filter, best)
-        if TEXT in fields:
-            self._text_hits(query, k, row_filter, best)
+            self._field_hits(KEYWORD, tables.keywords, [(plain, None)], k, row_filter, best)
+        if TEXT in fields and sum(1 for hit in best.values() if hit[0] > FIELD_WEIGHTS[TEXT]) < k:
+            self._text_hits(query, k, row_filter, best)  # skipped when no text hit (≤ 0.6) could reach the top k
         prior = self.prior
         ranked = sorted(best.items(), key=lambda item: (-round(item[1][0], 4), -float(prior[item[0]]), item[0]))
         return [Hit(row, min(score, 1.0), field, matched, detail)
@@ -309,10 +387,11 @@ def _top(keys: np.ndarray, score: np.ndarray, n: int) -> list[int]:
     return keys[np.argpartition(-score, n)[:n]].tolist()
 
 
-def _passes(row_filter: RowFilter, row: int) -> bool:
-    if row in row_filter.excluded:
-        return False
-    return row_filter.allowed is None or bool(row_filter.allowed[row])
+def _passing(row_filter: RowFilter, rows: np.ndarray) -> np.ndarray:
+    keep = np.ones(len(rows), dtype=bool) if row_filter.allowed is None else np.asarray(row_filter.allowed)[rows]
+    if row_filter.excluded:
+        keep &= ~np.isin(rows, np.fromiter(row_filter.excluded, dtype=np.int64))
+    return keep
 
 
 def engine_of(model: LoadedModel) -> SearchEngine | None:
