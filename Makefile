@@ -10,7 +10,7 @@ SHARED_DATA ?= ../shared/data
 PORT        ?= 50051
 STAMP       := $(VENV)/.installed
 
-.PHONY: serve test train data proto lint eval bench clean help
+.PHONY: serve test train data proto lint eval bench search-eval clean help
 
 help:
 	@echo "make serve   set up, fetch data, train if no production model, serve gRPC on :$(PORT)"
@@ -45,6 +45,11 @@ proto: $(STAMP)
 	$(PY) -m grpc_tools.protoc -I proto \
 	    --python_out=clients/python --grpc_python_out=clients/python --pyi_out=clients/python \
 	    proto/movierec/v1/*.proto
+
+# Search quality (MRR@10, success@1 per title perturbation; person success@10) and in-process latency;
+# trains on DATA_DIR into a temporary registry, writes benchmarks/results/search_quality.json.
+search-eval: data
+	$(PY) -m benchmarks.search_quality --data-dir $(DATA_DIR)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

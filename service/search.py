@@ -116,8 +116,10 @@ class SearchEngine:
         self.text_dims = int(components.shape[0]) if components is not None else 0
         self.load_seconds = 0.0
         self._buckets: dict[int, dict[int, tuple[list[int], list[str]]]] = {}
+        self._key_lengths: dict[int, np.ndarray] = {}
         for table in (tables.titles, tables.people, tables.keywords):
             self._length_buckets(table)
+            self._key_lengths[id(table)] = np.fromiter(map(len, table.keys), dtype=np.int32, count=len(table))
 
     @property
     def has_text(self) -> bool:
@@ -185,7 +187,12 @@ class SearchEngine:
         keys = table.keys
         cutoff = fuzzy_cutoff(len(q))
         out: dict[int, float] = {}
+        lengths = self._key_lengths[id(table)]
+        if not len(lengths) or lengths.max() < cutoff * len(q):
+            return out  # OSA similarity ≤ shorter/longer length: every key is too short to pass
         candidates = self._fuzzy_candidates(table, q)
+        # keep keys long enough to pass the cutoff (as a whole, or by their first |q| characters)
+        candidates = [c for c in candidates if lengths[c] >= cutoff * len(q)]
         choices = [keys[c] for c in candidates]
         for _, sim, position in process.extract(q, choices, scorer=OSA.normalized_similarity,
                                                 score_cutoff=cutoff, limit=None):
@@ -364,21 +371,24 @@ class SearchEngine:
 
 
 def title_variants(query: str) -> list[tuple[str, int | None]]:
-    """Normalised title forms of a query, each with the year it names (if any)."""
-    variants: list[tuple[str, int | None]] = [(title_search_key(query), None)]
+    """Normalised title forms of a query, each with the year it names (if any).
+
+    "Heat (1995)" → [("heat", 1995)]; "heat 1995" → [("heat 1995", None), ("heat", 1995)] (the number
+    may belong to the title, as in "Blade Runner 2049"); "Matrix, The" → [("the matrix", None)].
+    """
+    whole = title_search_key(query)
     bare, year = split_year(query)
     if year is None:
         match = _BARE_YEAR.match(query.strip())
         if match:
             bare, year = match.group("title"), int(match.group("year"))
-    if year is not None:
-        key = title_search_key(bare)
-        if key:
-            variants.append((key, year))
-    plain = normalize(query)
-    if plain and all(plain != v for v, _ in variants):
-        variants.append((plain, None))
-    return [(v, y) for v, y in variants if v]
+    variants: list[tuple[str, int | None]] = []
+    key = title_search_key(bare) if year is not None else ""
+    if whole and whole != key:
+        variants.append((whole, None))
+    if key:
+        variants.append((key, year))
+    return variants
 
 
 def _top(keys: np.ndarray, score: np.ndarray, n: int) -> list[int]:
