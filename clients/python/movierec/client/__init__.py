@@ -1,5 +1,5 @@
 """Python client for the movierec gRPC service."""
 
-from .client import MovieRecClient, MovieRecError, movie_ref
+from .client import MovieRecClient, MovieRecError, history, movie_ref, parse_movie
 
-__all__ = ["MovieRecClient", "MovieRecError", "movie_ref"]
+__all__ = ["MovieRecClient", "MovieRecError", "history", "movie_ref", "parse_movie"]

@@ -12,7 +12,8 @@ from google.protobuf.json_format import MessageToDict
 
 from movierec.v1 import recommender_pb2 as pb
 
-from .client import DEFAULT_TARGET, SCOPES, SEARCH_FIELDS, MovieRecClient, MovieRecError, movie_ref
+from .client import (DEFAULT_TARGET, SCOPES, SEARCH_FIELDS, MovieRecClient, MovieRecError, history, movie_ref,
+                     parse_movie)
 
 
 def _add_movie_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +56,48 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--min-year", type=int)
     search.add_argument("--max-year", type=int)
     search.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the response as JSON")
+
+    recommend = commands.add_parser("recommend", help="personalised recommendations for a user or a history")
+    _add_user_arguments(recommend)
+    recommend.add_argument("-k", type=int, default=None, help="how many (1-100, default 10)")
+    recommend.add_argument("--genre", action="append", default=[], help="keep movies of any of these genres")
+    recommend.add_argument("--min-year", type=int)
+    recommend.add_argument("--max-year", type=int)
+    recommend.add_argument("--include-seen", action="store_true", help="also return movies the user has rated")
+    recommend.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the response as JSON")
+
+    predict = commands.add_parser("predict", help="predicted rating and like probability per movie")
+    _add_user_arguments(predict)
+    predict.add_argument("--movies", required=True, type=_movies, help='comma-separated, e.g. "tmdb:862,ml:2"')
+    predict.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the response as JSON")
     return parser
+
+
+def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--user", type=int, dest="user_id", help="a MovieLens userId the model knows")
+    group.add_argument("--history", type=_history,
+                       help='rated movies, e.g. "tmdb:862=5,ml:2=3.5,imdb:tt0114709=4,title:Heat (1995)=4.5"')
+
+
+def _movies(text: str) -> list[pb.MovieRef]:
+    try:
+        return [parse_movie(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _history(text: str) -> pb.History:
+    pairs = []
+    for part in (p for p in text.split(",") if p.strip()):
+        movie, sep, rating = part.rpartition("=")
+        try:
+            if not sep:
+                raise ValueError(f"{part!r} has no '=RATING'")
+            pairs.append((parse_movie(movie), float(rating)))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"cannot read history item {part!r}: {exc}") from None
+    return history(pairs)
 
 
 def _fields(text: str) -> list[str]:
@@ -117,7 +159,29 @@ def show_search(query: str, response: pb.SearchResponse) -> str:
     return head + "\n" + _table(["#", "title", "score", "field", "matched", "detail", "ids"], rows)
 
 
+def show_recommend(response: pb.RecommendForUserResponse) -> str:
+    head = f"Recommendations (user cluster {response.user_cluster_id}, model {response.model_version})"
+    rows = [(i, _label(r.movie), f"{r.score:.3f}", f"{r.like_probability:.2f}", f"{r.predicted_rating:.1f}",
+             r.reason, _ids(r.movie)) for i, r in enumerate(response.results, 1)]
+    return head + "\n" + _table(["#", "title", "score", "P(like)", "rating", "reason", "ids"], rows)
+
+
+def show_predict(response: pb.PredictRatingsResponse) -> str:
+    head = f"Predictions (model {response.model_version})"
+    rows = [(i, _label(p.movie), f"{p.predicted_rating:.2f}", f"{p.like_probability:.2f}", _ids(p.movie))
+            for i, p in enumerate(response.predictions, 1)]
+    return head + "\n" + _table(["#", "title", "rating", "P(like)", "ids"], rows)
+
+
 def run(args: argparse.Namespace, client: MovieRecClient) -> tuple[Any, str]:
+    if args.command == "recommend":
+        response = client.recommend(args.user_id, history=args.history, k=args.k, genres=args.genre,
+                                    min_year=args.min_year, max_year=args.max_year,
+                                    exclude_seen=False if args.include_seen else None)
+        return response, show_recommend(response)
+    if args.command == "predict":
+        response = client.predict(args.movies, user_id=args.user_id, history=args.history)
+        return response, show_predict(response)
     if args.command == "similar":
         response = client.similar(_ref(args), k=args.k, scope=args.scope, probes=args.probes, genres=args.genre,
                                   min_year=args.min_year, max_year=args.max_year)

@@ -53,6 +53,34 @@ def filters(genres: Sequence[str] = (), min_year: int | None = None, max_year: i
     return message
 
 
+REF_PREFIXES = {"ml": "movielens_id", "movielens": "movielens_id", "tmdb": "tmdb_id", "imdb": "imdb_id",
+                "title": "title"}
+
+
+def parse_movie(text: str) -> pb.MovieRef:
+    """'tmdb:862', 'ml:1', 'imdb:tt0114709' (or a bare 'tt0114709'), 'title:Toy Story' → MovieRef."""
+    text = text.strip()
+    if text.lower().startswith("tt") and text[2:].isdigit():
+        return pb.MovieRef(imdb_id=text)
+    prefix, sep, value = text.partition(":")
+    kind = REF_PREFIXES.get(prefix.strip().lower()) if sep else None
+    if kind is None or not value.strip():
+        raise ValueError(f"cannot read movie {text!r}: use ml:ID, tmdb:ID, imdb:tt..., or title:TEXT")
+    value = value.strip()
+    if kind in ("movielens_id", "tmdb_id"):
+        if not value.isdigit():
+            raise ValueError(f"cannot read movie {text!r}: {prefix} needs a number")
+        return pb.MovieRef(**{kind: int(value)})
+    return pb.MovieRef(**{kind: value})
+
+
+def history(ratings: Iterable[tuple[pb.MovieRef | str, float]] | dict[Any, float]) -> pb.History:
+    """An anonymous rating history from (movie, rating) pairs; movies as MovieRef or 'tmdb:862'-style text."""
+    pairs = ratings.items() if isinstance(ratings, dict) else ratings
+    return pb.History(ratings=[pb.RatedMovie(movie=parse_movie(m) if isinstance(m, str) else m, rating=float(r))
+                               for m, r in pairs])
+
+
 class MovieRecClient:
     def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float = DEFAULT_TIMEOUT,
                  channel: grpc.Channel | None = None, options: Sequence[tuple[str, Any]] = ()):
@@ -105,6 +133,36 @@ class MovieRecClient:
         if k is not None:
             request.k = k
         return self._call(self._stub.Search, request, timeout)
+
+    def recommend(self, user_id: int | None = None, *, history: pb.History | Iterable[tuple[Any, float]] |
+                  dict[Any, float] | None = None, k: int | None = None, genres: Sequence[str] = (),
+                  min_year: int | None = None, max_year: int | None = None, exclude: Iterable[pb.MovieRef] = (),
+                  exclude_seen: bool | None = None, timeout: float | None = None) -> pb.RecommendForUserResponse:
+        """Personalised top-k for a known `user_id`, or for an anonymous `history` of (movie, rating)."""
+        request = pb.RecommendForUserRequest(filters=filters(genres, min_year, max_year, exclude))
+        self._set_user(request, user_id, history)
+        if k is not None:
+            request.k = k
+        if exclude_seen is not None:
+            request.exclude_seen = exclude_seen
+        return self._call(self._stub.RecommendForUser, request, timeout)
+
+    def predict(self, movies: Iterable[pb.MovieRef | str], *, user_id: int | None = None,
+                history: pb.History | Iterable[tuple[Any, float]] | dict[Any, float] | None = None,
+                timeout: float | None = None) -> pb.PredictRatingsResponse:
+        """Predicted rating and like probability per movie, in the order given."""
+        request = pb.PredictRatingsRequest(movies=[parse_movie(m) if isinstance(m, str) else m for m in movies])
+        self._set_user(request, user_id, history)
+        return self._call(self._stub.PredictRatings, request, timeout)
+
+    @staticmethod
+    def _set_user(request: Any, user_id: int | None, given: Any) -> None:
+        if (user_id is None) == (given is None):
+            raise ValueError("pass exactly one of user_id or history")
+        if user_id is not None:
+            request.user_id = user_id
+        else:
+            request.history.CopyFrom(given if isinstance(given, pb.History) else history(given))
 
 
 def _search_field(value: str | int) -> int:
