@@ -15,7 +15,7 @@ from .personal import predict_ratings, profile_of, reason_text, recommend
 from .personal_requests import personal_of, read_movies, read_user
 from .requests import read_filters, read_k, read_query, read_search_fields, resolve_movie
 from .search import engine_of
-from .similar import DEFAULT_SCOPE, SCOPES, default_probes, similar_rows
+from .similar import DEFAULT_SCOPE, SCOPE_MESSAGES, SCOPES, default_probes, similar_rows
 
 
 class ModelHolder:
@@ -49,23 +49,23 @@ class RecommenderService(pb_grpc.RecommenderServicer):
         config = self._config
         if not request.HasField("movie"):
             raise InvalidArgument("movie", "is required: set one of movielens_id, tmdb_id, imdb_id or title")
-        row = resolve_movie(model, request.movie, "movie")
         k = read_k(request.HasField("k"), request.k, config.default_k, config.max_k)
         if request.scope not in SCOPES and request.scope != pb.SCOPE_UNSPECIFIED:
             raise InvalidArgument("scope", f"unknown scope {request.scope}")
+        row = resolve_movie(model, request.movie, "movie")
         scope = request.scope or DEFAULT_SCOPE
         probes = default_probes(model)
         if request.HasField("probes"):
             probes = read_k(True, request.probes, probes, min(config.max_probes, model.index.n_clusters), "probes")
         row_filter = read_filters(model, request.filters, config.max_exclude)
-        rows, scores = similar_rows(model, row, k, SCOPES[scope], probes, row_filter)
+        rows, scores, searched = similar_rows(model, row, k, SCOPES[scope], probes, row_filter)
         catalog, index = model.catalog, model.index
         return pb.SimilarMoviesResponse(
             query=movie_message(catalog, row),
             query_cluster_id=index.cluster_of(row),
             results=[pb.ScoredMovie(movie=movie_message(catalog, r), score=float(s), cluster_id=index.cluster_of(r))
                      for r, s in zip(rows.tolist(), scores.tolist())],
-            scope=scope,
+            scope=SCOPE_MESSAGES[searched],
             model_version=model.version,
         )
 

@@ -17,6 +17,7 @@ SCOPES = {
     pb.SCOPE_MULTI_PROBE: Scope.PROBE,
     pb.SCOPE_GLOBAL: Scope.GLOBAL,
 }
+SCOPE_MESSAGES = {scope: message for message, scope in SCOPES.items()}
 DEFAULT_SCOPE = pb.SCOPE_MULTI_PROBE
 
 
@@ -27,13 +28,18 @@ def default_probes(model: LoadedModel) -> int:
 
 
 def similar_rows(model: LoadedModel, row: int, k: int, scope: Scope, probes: int,
-                 row_filter: RowFilter) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k content neighbours of `row` (itself and excluded movies left out), best first."""
+                 row_filter: RowFilter) -> tuple[np.ndarray, np.ndarray, Scope]:
+    """Top-k content neighbours of `row` (itself and excluded movies left out), best first.
+
+    When filters leave fewer than k movies in the requested scope, the search widens to
+    the global index rather than answer short; the scope actually searched is returned.
+    """
     query = np.asarray(model.vectors[row], dtype=np.float32)
-    return model.index.search(
-        query, k, scope,
-        cluster=model.index.cluster_of(row),
-        probes=probes,
-        allowed=row_filter.allowed,
-        exclude=row_filter.excluded | {row},
-    )
+    exclude = row_filter.excluded | {row}
+    cluster = model.index.cluster_of(row)
+    rows, scores = model.index.search(query, k, scope, cluster=cluster, probes=probes,
+                                      allowed=row_filter.allowed, exclude=exclude)
+    if len(rows) < k and row_filter.active and scope is not Scope.GLOBAL:
+        scope = Scope.GLOBAL
+        rows, scores = model.index.search(query, k, scope, allowed=row_filter.allowed, exclude=exclude)
+    return rows, scores, scope

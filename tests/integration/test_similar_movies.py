@@ -122,3 +122,11 @@ def test_probes_out_of_range_is_invalid_argument(client):
     error = status_of(lambda: client.similar(**QUERY, scope="probe", probes=0))
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
     assert error.details.startswith("probes")
+
+
+def test_filter_that_empties_the_cluster_widens_to_global(client):
+    response = client.similar(**QUERY, k=5, scope="cluster", genres=["Horror"])
+    assert len(response.results) == 5
+    assert all("Horror" in r.movie.genres for r in response.results)
+    if any(r.cluster_id != response.query_cluster_id for r in response.results):
+        assert response.scope == pb.SCOPE_GLOBAL
