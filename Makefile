@@ -51,6 +51,11 @@ proto: $(STAMP)
 search-eval: data
 	$(PY) -m benchmarks.search_quality --data-dir $(DATA_DIR)
 
+# shared/EVALUATION.md §1-3: rating tasks (5-fold), top-N on the per-user time split (RecommendForUser's
+# served scoring vs popularity, item-kNN, EASE), content similarity; writes benchmarks/results/eval.json.
+eval: data
+	$(PY) -m benchmarks.eval --data-dir $(DATA_DIR)
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
