@@ -20,7 +20,9 @@ One `NameTable` per field. Its files, for a table named T:
     T.gram_keys.npy     int32
     T.key_grams.npy     int16 distinct trigrams per key
 
-plus `prior.npy` (float32 per catalog row, in [0, 1]: popularity prior that breaks ties) and
+plus `prior.npy` (float32 per catalog row, in [0, 1]: popularity prior that breaks ties),
+`terms.{indptr,rows,weights}.npy` (BM25 postings of the content model's TF-IDF vocabulary over the
+movies' text soups, column order of `content/vocabulary.json`; the lexical half of free text) and
 `search.json` (format version and counts). Arrays load memory-mapped; the text files are read
 and split once (about 70k short strings on the real catalog).
 """
@@ -208,11 +210,42 @@ def _lines(text: str) -> list[str]:
 
 
 @dataclass
+class TermPostings:
+    """Vocabulary column → (movie rows, BM25 weight of the term in that movie's soup), CSR."""
+
+    indptr: np.ndarray        # int64 (V+1)
+    rows: np.ndarray          # int32
+    weights: np.ndarray       # float32
+
+    _ARRAYS = ("indptr", "rows", "weights")
+
+    def write(self, directory: Path) -> None:
+        for name in self._ARRAYS:
+            np.save(directory / f"terms.{name}.npy", np.ascontiguousarray(getattr(self, name)))
+
+    @classmethod
+    def read(cls, directory: Path) -> TermPostings | None:
+        if not (directory / "terms.indptr.npy").is_file():
+            return None
+        return cls(*(np.load(directory / f"terms.{n}.npy", mmap_mode="r").view(np.ndarray) for n in cls._ARRAYS))
+
+    def scores(self, columns: Iterable[int], n_rows: int) -> np.ndarray:
+        """BM25 of a query (its vocabulary columns, repeats counted once) for every row."""
+        columns = sorted(set(columns))
+        if not columns:
+            return np.zeros(n_rows, dtype=np.float32)
+        rows = np.concatenate([self.rows[self.indptr[c]:self.indptr[c + 1]] for c in columns])
+        weights = np.concatenate([self.weights[self.indptr[c]:self.indptr[c + 1]] for c in columns])
+        return np.bincount(rows, weights=weights, minlength=n_rows).astype(np.float32)
+
+
+@dataclass
 class SearchTables:
     titles: NameTable
     people: NameTable
     keywords: NameTable
     prior: np.ndarray          # float32 per catalog row
+    terms: TermPostings | None = None
 
     def write(self, version_dir: Path) -> dict[str, Any]:
         target = version_dir / DIRECTORY
@@ -220,7 +253,10 @@ class SearchTables:
         for name in TABLES:
             getattr(self, name).write(target, name)
         np.save(target / PRIOR_FILE, np.asarray(self.prior, dtype=np.float32))
-        info = {"format": FORMAT_VERSION, "movies": len(self.prior), **self.counts()}
+        if self.terms is not None:
+            self.terms.write(target)
+        info = {"format": FORMAT_VERSION, "movies": len(self.prior), **self.counts(),
+                "term_postings": int(self.terms.indptr[-1]) if self.terms is not None else 0}
         (target / INFO_FILE).write_text(json.dumps(info, indent=2))
         return info
 
@@ -245,4 +281,5 @@ def read_search(version_dir: Path) -> SearchTables:
     if info.get("format") != FORMAT_VERSION:
         raise ValueError(f"{source}: search format {info.get('format')}, this code reads {FORMAT_VERSION}")
     prior = np.load(source / PRIOR_FILE, mmap_mode="r")
-    return SearchTables(*(NameTable.read(source, name) for name in TABLES), prior=prior)
+    return SearchTables(*(NameTable.read(source, name) for name in TABLES), prior=prior,
+                        terms=TermPostings.read(source))

@@ -29,9 +29,15 @@ Fuzzy candidates come from trigram blocking: the keys sharing the most trigrams 
 and containment, `FUZZY_CANDIDATES` each) are scored with rapidfuzz; exact and prefix matches
 are bisections of the sorted keys. Queries under 4 characters are prefix-only.
 
-Free text: the query is projected with `artifacts.text.project_text` (the same TF-IDF → SVD as
-the movies), placed in the text block of the content vector, searched in the global FAISS
-index, and the candidates re-scored by their text-block cosine.
+Free text is hybrid. Semantic: the query is projected with `artifacts.text.project_text` (the same
+TF-IDF → SVD as the movies), placed in the text block of the content vector and searched in the
+global FAISS index. Lexical: BM25 over the same analysed soups (`search/terms.*`, built by the
+trainer). The union of both candidate lists is scored
+
+    text match = 0.3 × cosine(query, movie text block) + 0.7 × BM25 / best BM25 of this query
+
+so a movie that has the query's words *and* sits near it in the embedding comes first (the
+128-dimension SVD alone blurs short queries: "toys come to life" → "life" movies).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from movierec.artifacts.search import SearchTables, has_search, normalize, read_search, title_search_key, trigrams
-from movierec.artifacts.text import project_text
+from movierec.artifacts.text import project_text, query_terms
 from movierec.artifacts.titles import split_year
 from movierec.index import Scope
 from movierec.v1 import recommender_pb2 as pb
@@ -81,6 +87,7 @@ FUZZY_CANDIDATES = 40
 PREFIX_KEYS = 64                             # prefix-matching keys kept (most popular first)
 POSTINGS_PER_KEY = 200                       # movies of one key considered (most popular first)
 TEXT_CANDIDATES = 30
+LEXICAL_SHARE = 0.7                          # free text: share of BM25 (vs embedding cosine) in the blend
 _BARE_YEAR = re.compile(r"^(?P<title>.+?)\s+(?P<year>(?:18[89]|19\d|20\d)\d)$")
 
 
@@ -317,7 +324,11 @@ class SearchEngine:
 
     def _text_hits(self, query: str, k: int, row_filter: RowFilter | None,
                    best: dict[int, tuple[float, int, str, str]]) -> None:
+        """Free text: embedding neighbours (global FAISS) ∪ lexical (BM25) candidates, one blended score."""
         if not self.has_text:
+            return
+        columns = [self.vocabulary[t] for t in query_terms(query, self.vocabulary) if t in self.vocabulary]
+        if not columns:
             return
         projected = project_text(query, self.vocabulary, self.idf, self.components)
         norm = float(np.linalg.norm(projected))
@@ -326,21 +337,37 @@ class SearchEngine:
         q_text = projected / norm
         full = np.zeros(self.index.dim, dtype=np.float32)
         full[:self.text_dims] = q_text
-        rows, _ = self.index.search(
-            full, max(TEXT_CANDIDATES, 3 * k), Scope.GLOBAL,
+        wanted = max(TEXT_CANDIDATES, 3 * k)
+        semantic, _ = self.index.search(
+            full, wanted, Scope.GLOBAL,
             allowed=None if row_filter is None else row_filter.allowed,
             exclude=() if row_filter is None else row_filter.excluded,
         )
-        if len(rows) == 0:
+        lexical_score = None
+        candidates = np.asarray(semantic, dtype=np.int64)
+        terms = self.tables.terms
+        if terms is not None:
+            lexical_score = terms.scores(columns, len(self.prior))
+            if row_filter is not None:
+                lexical_score[~_passing(row_filter, np.arange(len(lexical_score)))] = 0.0
+            top = np.flatnonzero(lexical_score)
+            if len(top) > wanted:
+                top = top[np.argpartition(-lexical_score[top], wanted)[:wanted]]
+            candidates = np.union1d(candidates, top)
+        if not len(candidates):
             return
-        text = np.asarray(self.vectors[np.sort(rows)][:, :self.text_dims], dtype=np.float32)
+        text = np.asarray(self.vectors[candidates][:, :self.text_dims], dtype=np.float32)
         norms = np.linalg.norm(text, axis=1)
-        cosine = (text @ q_text) / np.where(norms > 0, norms, 1.0)
-        weight = FIELD_WEIGHTS[TEXT]
-        for row, cos in zip(np.sort(rows).tolist(), cosine.tolist()):
-            if cos <= 0:
+        cosine = np.clip((text @ q_text) / np.where(norms > 0, norms, 1.0), 0.0, 1.0)
+        if lexical_score is not None and lexical_score.max() > 0:
+            blended = (1.0 - LEXICAL_SHARE) * cosine + LEXICAL_SHARE * lexical_score[candidates] / lexical_score.max()
+        else:
+            blended = cosine
+        scores = FIELD_WEIGHTS[TEXT] * blended
+        chosen = self._order(candidates, scores)[:k]
+        for row, score in zip(candidates[chosen].tolist(), scores[chosen].tolist(), strict=True):
+            if score <= 0:
                 continue
-            score = weight * cos
             seen = best.get(row)
             if seen is None or seen[0] < score:
                 best[row] = (score, TEXT, query, "")

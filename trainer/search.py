@@ -15,16 +15,19 @@ enough to call a movie well known, and each covers movies the other lacks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from movierec.artifacts.search import NameTable, SearchTables, drop_article, normalize, title_search_key
+from movierec.artifacts.search import NameTable, SearchTables, TermPostings, drop_article, normalize, title_search_key
+from movierec.artifacts.text import analyze
 from movierec.artifacts.titles import split_year
 
 TITLE, ALTERNATE, NO_ARTICLE = 0, 1, 2
+BM25_K1, BM25_B = 1.2, 0.75
 DIRECTOR, CAST = 0, 1
 KEYWORD, TAG = 0, 1
 
@@ -106,8 +109,44 @@ def build_search_tables(records: Sequence[Mapping[str, Any]], prior: np.ndarray)
     )
 
 
-def search_tables_from_catalog(movies: pd.DataFrame) -> SearchTables:
-    """The pipeline's entry point: the catalog DataFrame → search tables."""
+def term_postings(soups: Sequence[str], vocabulary: Sequence[str]) -> TermPostings:
+    """BM25 postings of each vocabulary term over the soups (analysed like the TF-IDF), CSR by term.
+
+    weight = idf × tf (k1 + 1) / (tf + k1 (1 − b + b · len / mean len)), idf = ln(1 + (N − df + ½) / (df + ½)).
+    """
+    column = {term: i for i, term in enumerate(vocabulary)}
+    per_term: list[list[tuple[int, int]]] = [[] for _ in vocabulary]
+    lengths = np.zeros(len(soups), dtype=np.float64)
+    for row, soup in enumerate(soups):
+        terms = analyze(soup)
+        lengths[row] = len(terms)
+        counts: dict[int, int] = {}
+        for term in terms:
+            c = column.get(term)
+            if c is not None:
+                counts[c] = counts.get(c, 0) + 1
+        for c, tf in counts.items():
+            per_term[c].append((row, tf))
+    mean_length = float(lengths.mean()) if len(lengths) and lengths.mean() > 0 else 1.0
+    n = len(soups)
+    indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    rows: list[int] = []
+    weights: list[float] = []
+    for c, postings in enumerate(per_term):
+        df = len(postings)
+        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        for row, tf in postings:
+            norm = BM25_K1 * (1.0 - BM25_B + BM25_B * lengths[row] / mean_length)
+            rows.append(row)
+            weights.append(idf * tf * (BM25_K1 + 1.0) / (tf + norm))
+        indptr[c + 1] = len(rows)
+    return TermPostings(indptr, np.asarray(rows, dtype=np.int32), np.asarray(weights, dtype=np.float32))
+
+
+def search_tables_from_catalog(movies: pd.DataFrame, soups: Sequence[str] | None = None,
+                               vocabulary: Sequence[str] | None = None) -> SearchTables:
+    """The pipeline's entry point: the catalog DataFrame (and the content model's soups and
+    vocabulary, for the lexical half of free text) → search tables."""
     columns = [c for c in ("title", "original_title", "alt_titles", "directors", "cast", "characters",
                            "keywords", "tags") if c in movies.columns]
     records = movies[columns].to_dict("records")
@@ -115,4 +154,7 @@ def search_tables_from_catalog(movies: pd.DataFrame) -> SearchTables:
     ratings = movies["rating_count"] if "rating_count" in movies.columns else np.zeros(len(movies))
     prior = popularity_prior(pd.to_numeric(pd.Series(popularity), errors="coerce").fillna(0).to_numpy(),
                              pd.to_numeric(pd.Series(ratings), errors="coerce").fillna(0).to_numpy())
-    return build_search_tables(records, prior)
+    tables = build_search_tables(records, prior)
+    if soups is not None and vocabulary is not None:
+        tables.terms = term_postings(soups, vocabulary)
+    return tables

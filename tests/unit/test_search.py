@@ -181,3 +181,17 @@ def test_tables_survive_a_write_and_read(tmp_path, engine):
 def test_popularity_prior_takes_the_better_known_source():
     prior = popularity_prior([0, 10, 20, 0], [5, 0, 0, 0])
     assert prior[3] == 0 and prior[0] == 1.0 and prior[2] == 1.0 and prior[1] == 0.5
+
+
+def test_bm25_postings_score_movies_with_the_query_terms():
+    from movierec.artifacts.text import analyze
+    from movierec.trainer.search import term_postings
+
+    soups = ["toys come alive in a bedroom", "a heist in las vegas", "toys toys toys", "a quiet drama"]
+    vocabulary = sorted({t for soup in soups for t in analyze(soup)})
+    postings = term_postings(soups, vocabulary)
+    column = {t: i for i, t in enumerate(vocabulary)}
+    scores = postings.scores([column["toy"]], len(soups))
+    assert scores[2] > scores[0] > 0 and scores[1] == scores[3] == 0
+    both = postings.scores([column["toy"], column["heist"]], len(soups))
+    assert both[1] > 0 and both[0] == scores[0]
