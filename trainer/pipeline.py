@@ -26,7 +26,7 @@ from movierec.index import ClusteredIndex, Scope, recall_at_k
 from .catalog import build_catalog
 from .clustering import ClusterResult, cluster_vectors
 from .config import TrainConfig
-from .features import ContentModel, fit_content_model
+from .features import ContentModel, build_soups, fit_content_model
 from .ingest import file_checksums, load_movielens, load_tmdb
 from .personal import personal_side, train_personal
 from .search import search_tables_from_catalog
@@ -151,7 +151,7 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] = print) -> Tr
     with timings.stage("index_fidelity"):
         fidelity = index_fidelity(index, content.vectors, config)
     with timings.stage("search_build"):
-        search = search_tables_from_catalog(movies)
+        search = search_tables_from_catalog(movies, build_soups(movies, config.content), content.vocabulary)
     with timings.stage("personal"):
         genre_names = list(content.genre_vocabulary)
         side = personal_side(catalog_arrays(movies, genre_names), len(genre_names), content.vectors)
