@@ -31,8 +31,9 @@ of each movie (the people a user searches for; extras with one uncredited role a
 queried by their exact name and with one letter replaced. Success@10: the person's most
 popular movie (by the search popularity prior) is in the top 10.
 
-Latency: wall time (and this thread's CPU time, which other processes on a shared machine do not
-inflate; the 1-minute load average is printed beside it) of `SearchEngine.search` per query, after a warm-up —
+Latency: `SearchEngine.search` per query after a warm-up: wall time of the first run (what a caller
+sees), the best of 3 runs (the code's own cost when other jobs share the machine: the scheduler
+only adds time) and thread CPU time, with the 1-minute load average beside them — for
 the title and person queries above, every keystroke prefix of 100 titles (what an
 autocomplete box sends), and free-text queries. Load: `SearchEngine.load` repeated.
 Writes benchmarks/results/search_quality.json.
@@ -61,7 +62,7 @@ import numpy as np
 from movierec.artifacts.search import normalize, title_search_key
 from movierec.artifacts.titles import split_year
 from movierec.service.model import LoadedModel, load_model
-from movierec.service.search import PERSON, SearchEngine
+from movierec.service.search import SearchEngine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search_quality.json"
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -242,26 +243,35 @@ def score_people(model: LoadedModel, engine: SearchEngine, queries: list[dict[st
     return report, misses
 
 
-def latency(engine: SearchEngine, queries: list[str], repeat: int = 1) -> dict[str, float]:
+def latency(engine: SearchEngine, queries: list[str], repeat: int = 1, tries: int = 3) -> dict[str, float]:
+    """Per query: wall time of its first run, the best wall time of `tries` runs, and CPU time.
+
+    The best of a few runs estimates the cost of the code itself on a machine that other jobs share
+    (the scheduler can only add time); p50/p99 of the first runs are what a caller would have seen.
+    """
     for query in queries[:50]:
         engine.search(query, K)  # warm-up: page in the mapped arrays
-    times, cpu = [], []
+    first, best, cpu = [], [], []
     for _ in range(repeat):
         for query in queries:
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            engine.search(query, K)
-            cpu.append((time.thread_time() - started_cpu) * 1000.0)
-            times.append((time.perf_counter() - started) * 1000.0)
-    times.sort()
-    cpu.sort()
-    return {"queries": len(times), "p50_ms": round(percentile(times, 50), 3), "p99_ms": round(percentile(times, 99), 3),
-            "max_ms": round(times[-1], 3), "mean_ms": round(statistics.fmean(times), 3),
+            runs = []
+            for attempt in range(tries):
+                started, started_cpu = time.perf_counter(), time.thread_time()
+                engine.search(query, K)
+                if attempt == 0:
+                    cpu.append((time.thread_time() - started_cpu) * 1000.0)
+                runs.append((time.perf_counter() - started) * 1000.0)
+            first.append(runs[0])
+            best.append(min(runs))
+    return {"queries": len(first), "p50_ms": round(percentile(first, 50), 3), "p99_ms": round(percentile(first, 99), 3),
+            "max_ms": round(max(first), 3), "mean_ms": round(statistics.fmean(first), 3),
+            "best_of_3_p50_ms": round(percentile(best, 50), 3), "best_of_3_p99_ms": round(percentile(best, 99), 3),
             "cpu_p50_ms": round(percentile(cpu, 50), 3), "cpu_p99_ms": round(percentile(cpu, 99), 3),
             "load_average_1m": round(os.getloadavg()[0], 2)}
 
 
-def percentile(sorted_values: list[float], p: float) -> float:
-    return float(np.percentile(np.asarray(sorted_values), p)) if sorted_values else float("nan")
+def percentile(values: list[float], p: float) -> float:
+    return float(np.percentile(np.asarray(values), p)) if values else float("nan")
 
 
 def load_times(model: LoadedModel, runs: int = 5) -> dict[str, float]:
@@ -358,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
             "title_success@1": title_report["overall"]["success@1"] >= TARGETS["title_success@1"],
             "person_success@10": person_report["overall"]["success@10"] >= TARGETS["person_success@10"],
             "latency_p99_ms": max(all_latency) <= TARGETS["latency_p99_ms"],
+            "latency_best_of_3_p99_ms": max(v["best_of_3_p99_ms"] for v in latencies.values())
+            <= TARGETS["latency_p99_ms"],
         },
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "examples_of_misses": {"title": title_misses[:60], "person": person_misses[:40]},
@@ -367,14 +379,15 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [[kind, v["queries"], f"{v['mrr@10']:.4f}", f"{v['success@1']:.4f}", f"{v['success@10']:.4f}"]
             for kind, v in title_report.items()]
-    rows += [[f"person:{kind}", v["queries"], f"{v['mrr@10']:.4f}", f"{v['success@1']:.4f}", f"{v['success@10']:.4f}"]
-             for kind, v in person_report.items()]
+    rows += [[f"person:{kind}", v["queries"], f"{v['mrr@10']:.4f}", f"{v['success@1']:.4f}",
+              f"{v['success@10']:.4f}"] for kind, v in person_report.items()]
     print(f"search quality — model {model.version}, {len(model.catalog)} movies, seed {args.seed}, k={K}")
     print(table(rows, ["queries", "n", "MRR@10", "success@1", "success@10"]))
     print()
-    print(table([[name, v["queries"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["cpu_p50_ms"], v["cpu_p99_ms"],
-                  v["load_average_1m"]] for name, v in latencies.items()],
-                ["latency (in-process)", "n", "p50 ms", "p99 ms", "max ms", "cpu p50", "cpu p99", "loadavg"]))
+    print(table([[name, v["queries"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["best_of_3_p50_ms"],
+                  v["best_of_3_p99_ms"], v["cpu_p50_ms"], v["cpu_p99_ms"], v["load_average_1m"]] for name, v in latencies.items()],
+                ["latency (in-process, ms)", "n", "p50", "p99", "max", "best3 p50", "best3 p99", "cpu p50", "cpu p99",
+                 "loadavg"]))
     print(f"\nsearch structures load: median {load['median_ms']} ms, max {load['max_ms']} ms "
           f"(at server start {load['at_server_start_ms']} ms)")
     print("targets met: " + ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in result["meets_targets"].items()))

@@ -197,9 +197,8 @@ class SearchEngine:
         lengths = self._key_lengths[id(table)]
         if not len(lengths) or lengths.max() < cutoff * len(q):
             return out  # OSA similarity ≤ shorter/longer length: every key is too short to pass
-        candidates = self._fuzzy_candidates(table, q)
-        # keep keys long enough to pass the cutoff (as a whole, or by their first |q| characters)
-        candidates = [c for c in candidates if lengths[c] >= cutoff * len(q)]
+        # only keys long enough to pass the cutoff (as a whole, or by their first |q| characters)
+        candidates = self._fuzzy_candidates(table, q, lengths, cutoff * len(q))
         choices = [keys[c] for c in candidates]
         for _, sim, position in process.extract(q, choices, scorer=OSA.normalized_similarity,
                                                 score_cutoff=cutoff, limit=None):
@@ -235,7 +234,7 @@ class SearchEngine:
             self._buckets[id(table)] = buckets
         return buckets
 
-    def _fuzzy_candidates(self, table: NameTable, q: str) -> list[int]:
+    def _fuzzy_candidates(self, table: NameTable, q: str, lengths: np.ndarray, min_length: float) -> list[int]:
         query_grams = trigrams(q)
         grams = np.asarray([table.gram_index[g] for g in query_grams if g in table.gram_index], dtype=np.int64)
         if not len(grams):
@@ -255,11 +254,13 @@ class SearchEngine:
             counts = np.bincount(members, minlength=len(table))
             keys = np.flatnonzero(counts)
             overlap = counts[keys]
-        n_query = len(query_grams)
-        dice = 2.0 * overlap / (n_query + np.asarray(table.key_grams)[keys])
-        picked = set(_top(keys, dice, FUZZY_CANDIDATES))
-        picked.update(_top(keys, overlap.astype(np.float64) + dice, FUZZY_CANDIDATES // 2))
-        return sorted(picked)
+        long_enough = lengths[keys] >= min_length
+        keys, overlap = keys[long_enough], overlap[long_enough]
+        if not len(keys):
+            return []
+        dice = 2.0 * overlap / (len(query_grams) + table.key_grams[keys])
+        picked = np.union1d(_top(keys, dice, FUZZY_CANDIDATES), _top(keys, overlap + dice, FUZZY_CANDIDATES // 2))
+        return picked.tolist()
 
     # ------------------------------------------------------------------ fields
 
@@ -418,10 +419,10 @@ def title_variants(query: str) -> list[tuple[str, int | None]]:
     return variants
 
 
-def _top(keys: np.ndarray, score: np.ndarray, n: int) -> list[int]:
+def _top(keys: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
     if len(keys) <= n:
-        return keys.tolist()
-    return keys[np.argpartition(-score, n)[:n]].tolist()
+        return keys
+    return keys[np.argpartition(-score, n)[:n]]
 
 
 def _passing(row_filter: RowFilter, rows: np.ndarray) -> np.ndarray:
