@@ -384,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"search quality — model {model.version}, {len(model.catalog)} movies, seed {args.seed}, k={K}")
     print(table(rows, ["queries", "n", "MRR@10", "success@1", "success@10"]))
     print()
-    print(table([[name, v["queries"], v["p50_ms"], v["p99_ms"], v["max_ms"], v["best_of_3_p50_ms"],
-                  v["best_of_3_p99_ms"], v["cpu_p50_ms"], v["cpu_p99_ms"], v["load_average_1m"]] for name, v in latencies.items()],
+    columns = ("queries", "p50_ms", "p99_ms", "max_ms", "best_of_3_p50_ms", "best_of_3_p99_ms", "cpu_p50_ms",
+               "cpu_p99_ms", "load_average_1m")
+    print(table([[name, *(v[c] for c in columns)] for name, v in latencies.items()],
                 ["latency (in-process, ms)", "n", "p50", "p99", "max", "best3 p50", "best3 p99", "cpu p50", "cpu p99",
                  "loadavg"]))
     print(f"\nsearch structures load: median {load['median_ms']} ms, max {load['max_ms']} ms "
