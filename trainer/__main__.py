@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=TrainConfig.data_dir)
     parser.add_argument("--registry", type=Path, default=TrainConfig.registry_dir)
     parser.add_argument("--no-promote", action="store_true", help="register the version without serving it")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="override a TrainConfig field, e.g. --set cluster.k_min=2 --set gate.min_silhouette=0.1")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -25,11 +27,43 @@ def main(argv: list[str] | None = None) -> int:
     config = dataclasses.replace(TrainConfig(), data_dir=args.data_dir, registry_dir=args.registry,
                                  promote=not args.no_promote)
     try:
-        train(config)
+        config = with_overrides(config, args.overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        result = train(config)
     except (DataError, FileNotFoundError) as exc:
         print(f"training failed: {exc}", file=sys.stderr)
         return 2
+    if result.gate is not None and not result.gate.passed:
+        print(f"version {result.version} stays in staging: promotion gate failed "
+              f"({', '.join(c.name for c in result.gate.failed)})", file=sys.stderr)
+        return 3
     return 0
+
+
+def with_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """Apply `section.field=value` (or `field=value` for top-level scalars), typed like the default."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected SECTION.FIELD=VALUE")
+        section, _, name = key.strip().rpartition(".")
+        owner = getattr(config, section) if section else config
+        if not dataclasses.is_dataclass(owner) or name not in {f.name for f in dataclasses.fields(owner)}:
+            raise ValueError(f"--set {item!r}: no field {key!r} in the training configuration")
+        current = getattr(owner, name)
+        if isinstance(current, bool):
+            value: object = raw.strip().lower() in {"1", "true", "yes", "on"}
+        elif isinstance(current, tuple):
+            value = tuple(type(current[0])(v) if current else v for v in raw.split(","))
+        elif isinstance(current, (int, float, str, Path)):
+            value = type(current)(raw)
+        else:
+            raise ValueError(f"--set {item!r}: {key} cannot be set from the command line")
+        updated = dataclasses.replace(owner, **{name: value})
+        config = dataclasses.replace(config, **{section: updated}) if section else updated
+    return config
 
 
 if __name__ == "__main__":

@@ -86,6 +86,20 @@ class PersonalConfig:
 
 
 @dataclass(frozen=True)
+class GateConfig:
+    """Promotion gate (trainer/gate.py): a new version reaches production only if every check passes.
+
+    A check whose metric is missing from the manifest is skipped (and reported as skipped)."""
+
+    min_silhouette: float = 0.05
+    silhouette_metric: str = "silhouette"
+    min_classifier_auc: float = 0.70
+    auc_metric: str = "classifier_auc"
+    max_ndcg_drop: float = 0.02       # absolute NDCG@10 the candidate may lose against current production
+    ndcg_metric: str = "ranker_validation_ndcg@10"
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     data_dir: Path = Path("data")
     registry_dir: Path = Path("registry")
@@ -94,6 +108,7 @@ class TrainConfig:
     index: IndexConfig = field(default_factory=IndexConfig)
     personal: PersonalConfig = field(default_factory=PersonalConfig)
     promote: bool = True              # point `production` at the new version when done
+    gate: GateConfig = field(default_factory=GateConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the manifest."""

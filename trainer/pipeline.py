@@ -27,6 +27,7 @@ from .catalog import build_catalog
 from .clustering import ClusterResult, cluster_vectors
 from .config import TrainConfig
 from .features import ContentModel, build_soups, fit_content_model
+from .gate import GateResult, gate_and_promote
 from .ingest import file_checksums, load_movielens, load_tmdb
 from .personal import personal_side, train_personal
 from .search import search_tables_from_catalog
@@ -57,6 +58,8 @@ class TrainResult:
     version: str
     path: Path
     manifest: dict[str, Any]
+    promoted: bool = False
+    gate: GateResult | None = None            # the promotion gate's checks (trainer/gate.py)
 
 
 def _imdb_number(value: Any) -> int:
@@ -181,17 +184,18 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] = print) -> Tr
             },
             "timings": timings.seconds,
         })
-    if config.promote:
-        registry.set_pointer(config.registry_dir, version)
-    progress(report_text(version, manifest, promoted=config.promote))
-    return TrainResult(version, config.registry_dir / version, manifest)
+    # Registered as staging; production moves only if the promotion gate passes (trainer/gate.py).
+    gate = gate_and_promote(config.registry_dir, version, config.gate, promote=config.promote)
+    promoted = config.promote and gate.passed
+    progress(report_text(version, manifest, promoted=promoted) + "\n" + gate.text())
+    return TrainResult(version, config.registry_dir / version, manifest, promoted=promoted, gate=gate)
 
 
 def report_text(version: str, manifest: dict[str, Any], *, promoted: bool) -> str:
     metrics, reports = manifest["metrics"], manifest["reports"]
     content = reports["content"]
     lines = [
-        f"trained version {version}" + (" (now production)" if promoted else " (not promoted)"),
+        f"trained version {version}" + (" (now production)" if promoted else " (staging, not promoted)"),
         f"  catalog: {int(metrics['movies'])} movies; " + ", ".join(
             f"{k}={v}" for k, v in reports["catalog"].items() if isinstance(v, (int, float))),
         f"  feature matrix: {content.get('matrix_shape')}  tfidf vocabulary: {content.get('tfidf_vocabulary')}",
