@@ -27,6 +27,8 @@ class ServeConfig:
     grace_seconds: float = 10.0        # in-flight calls get this long to finish on SIGTERM
     verify_checksums: bool = True
     log_level: str = "INFO"
+    metrics_port: int = 9464           # Prometheus /metrics over HTTP; 0 disables metrics (service/metrics.py)
+    workers: int = 1                   # serving processes sharing the port (SO_REUSEPORT; service/workers.py)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> ServeConfig:

@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from movierec.artifacts.registry import RegistryError
 from movierec.v1 import recommender_pb2, recommender_pb2_grpc
 
+from . import metrics
 from .config import ServeConfig
 from .model import load_model
 from .recommender import ModelHolder, RecommenderService
@@ -38,7 +39,10 @@ class Server:
         self.config = config
         self.holder = ModelHolder()
         self.health = health.aio.HealthServicer()
-        self.grpc = grpc.aio.server()
+        self.grpc = grpc.aio.server(
+            interceptors=[metrics.MetricsInterceptor()] if config.metrics_port else [],
+            options=[("grpc.so_reuseport", 1)] if config.workers > 1 else [],  # service/workers.py
+        )
         recommender_pb2_grpc.add_RecommenderServicer_to_server(RecommenderService(self.holder, config), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(
@@ -61,6 +65,7 @@ class Server:
             load_model, self.config.registry_dir, self.config.version, verify=self.config.verify_checksums
         )
         self.holder.set(model)
+        metrics.observe_model(model)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("SERVING model %s", model.version)
 
@@ -77,6 +82,12 @@ async def serve(config: ServeConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    if config.metrics_port and config.workers <= 1:  # with workers, the parent serves /metrics
+        try:
+            port = metrics.start_http(config.metrics_port, config.host)
+            log.info("metrics on http://%s:%d/metrics", config.host, port)
+        except OSError as exc:  # metrics are not worth refusing traffic for
+            log.error("cannot serve metrics on port %d: %s; serving gRPC without them", config.metrics_port, exc)
     try:
         await server.start()
     except (RegistryError, OSError, ValueError) as exc:
@@ -96,6 +107,8 @@ def parse_args(argv: list[str] | None = None) -> ServeConfig:
     parser.add_argument("--version", help="serve this version instead of production")
     parser.add_argument("--grace", dest="grace_seconds", type=float, help="seconds to drain calls on SIGTERM")
     parser.add_argument("--log-level", dest="log_level")
+    parser.add_argument("--metrics-port", type=int, help="Prometheus /metrics HTTP port (default: 9464; 0 disables)")
+    parser.add_argument("--workers", type=int, help="serving processes sharing the port (default: 1)")
     args = parser.parse_args(argv)
     return ServeConfig.from_env(**vars(args))
 
@@ -103,6 +116,10 @@ def parse_args(argv: list[str] | None = None) -> ServeConfig:
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.workers > 1:
+        from .workers import run_workers
+
+        sys.exit(run_workers(config))
     sys.exit(asyncio.run(serve(config)))
 
 

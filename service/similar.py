@@ -7,6 +7,7 @@ import numpy as np
 from movierec.index import Scope
 from movierec.v1 import recommender_pb2 as pb
 
+from .metrics import stage
 from .model import LoadedModel
 from .requests import RowFilter
 
@@ -37,9 +38,10 @@ def similar_rows(model: LoadedModel, row: int, k: int, scope: Scope, probes: int
     query = np.asarray(model.vectors[row], dtype=np.float32)
     exclude = row_filter.excluded | {row}
     cluster = model.index.cluster_of(row)
-    rows, scores = model.index.search(query, k, scope, cluster=cluster, probes=probes,
-                                      allowed=row_filter.allowed, exclude=exclude)
-    if len(rows) < k and row_filter.active and scope is not Scope.GLOBAL:
-        scope = Scope.GLOBAL
-        rows, scores = model.index.search(query, k, scope, allowed=row_filter.allowed, exclude=exclude)
+    with stage("ann_search"):
+        rows, scores = model.index.search(query, k, scope, cluster=cluster, probes=probes,
+                                          allowed=row_filter.allowed, exclude=exclude)
+        if len(rows) < k and row_filter.active and scope is not Scope.GLOBAL:
+            scope = Scope.GLOBAL
+            rows, scores = model.index.search(query, k, scope, allowed=row_filter.allowed, exclude=exclude)
     return rows, scores, scope

@@ -51,14 +51,20 @@ def free_port() -> int:
 
 
 class RunningServer:
-    """A `python -m movierec.service` child process on a free localhost port."""
+    """A `python -m movierec.service` child process on a free localhost port.
 
-    def __init__(self, registry_dir: Path, *extra: str):
+    `metrics=True` also serves Prometheus /metrics on another free port (`metrics_url`);
+    otherwise metrics are off (--metrics-port 0), so servers never contend for 9464.
+    """
+
+    def __init__(self, registry_dir: Path, *extra: str, metrics: bool = False):
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
+        self.metrics_port = free_port() if metrics else 0
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics" if metrics else ""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "movierec.service", "--registry", str(registry_dir), "--host", "127.0.0.1",
-             "--port", str(self.port), *extra],
+             "--port", str(self.port), "--metrics-port", str(self.metrics_port), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
@@ -87,7 +93,7 @@ class RunningServer:
 
 @pytest.fixture(scope="session")
 def server(trained: TrainResult) -> Iterator[RunningServer]:
-    running = RunningServer(trained.path.parent)
+    running = RunningServer(trained.path.parent, metrics=True)
     try:
         running.wait_serving()
         yield running
