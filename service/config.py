@@ -29,6 +29,16 @@ class ServeConfig:
     log_level: str = "INFO"
     metrics_port: int = 9464           # Prometheus /metrics over HTTP; 0 disables metrics (service/metrics.py)
     workers: int = 1                   # serving processes sharing the port (SO_REUSEPORT; service/workers.py)
+    # Lifecycle and robustness (service/operations.py, reload.py, admin.py, security.py)
+    reload_poll_seconds: float = 5.0   # follow the `production` pointer; 0 disables polling (SIGHUP, Admin still work)
+    admin_host: str = "127.0.0.1"      # not loopback: a bearer token is required (MOVIEREC_ADMIN_TOKEN or file)
+    admin_port: int = 50052            # Admin service (GetModelInfo, Reload); 0 picks a free one, <0 disables
+    admin_token_file: str = ""
+    max_concurrent_rpcs: int = 256     # more concurrent calls are answered RESOURCE_EXHAUSTED; 0 = unlimited
+    max_message_bytes: int = 1 << 20   # largest request or response message accepted
+    tls_cert: str = ""                 # PEM chain; with tls_key serves TLS
+    tls_key: str = ""
+    tls_client_ca: str = ""            # PEM CA bundle: require client certificates from it (mutual TLS)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> ServeConfig:

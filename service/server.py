@@ -24,7 +24,9 @@ from movierec.v1 import recommender_pb2, recommender_pb2_grpc
 from . import metrics
 from .config import ServeConfig
 from .model import load_model
+from .operations import Operations, server_kwargs
 from .recommender import ModelHolder, RecommenderService
+from .security import bind
 
 log = logging.getLogger("movierec.service")
 
@@ -39,9 +41,13 @@ class Server:
         self.config = config
         self.holder = ModelHolder()
         self.health = health.aio.HealthServicer()
+        self.ops = Operations(self.holder, config)  # limits, TLS, hot reload, Admin port (service/operations.py)
+        limits = server_kwargs(config)
         self.grpc = grpc.aio.server(
             interceptors=[metrics.MetricsInterceptor()] if config.metrics_port else [],
-            options=[("grpc.so_reuseport", 1)] if config.workers > 1 else [],  # service/workers.py
+            options=[*limits.pop("options"),
+                     *([("grpc.so_reuseport", 1)] if config.workers > 1 else [])],  # service/workers.py
+            **limits,
         )
         recommender_pb2_grpc.add_RecommenderServicer_to_server(RecommenderService(self.holder, config), self.grpc)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
@@ -49,7 +55,7 @@ class Server:
             (RECOMMENDER, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             self.grpc,
         )
-        self.port = self.grpc.add_insecure_port(f"{config.host}:{config.port}")
+        self.port = bind(self.grpc, f"{config.host}:{config.port}", self.ops.credentials)
         if self.port == 0:
             raise OSError(f"cannot bind {config.host}:{config.port}")
 
@@ -68,16 +74,22 @@ class Server:
         metrics.observe_model(model)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("SERVING model %s", model.version)
+        await self.ops.start(model)
 
     async def stop(self) -> None:
         await self.health.enter_graceful_shutdown()
+        await self.ops.stop(self.config.grace_seconds)
         log.info("draining in-flight calls (up to %.1fs)", self.config.grace_seconds)
         await self.grpc.stop(self.config.grace_seconds)
         log.info("stopped")
 
 
 async def serve(config: ServeConfig) -> int:
-    server = Server(config)
+    try:
+        server = Server(config)
+    except (OSError, ValueError) as exc:  # unusable TLS files, Admin exposed without a token, port taken
+        log.error("cannot serve: %s", exc)
+        return 2
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -109,6 +121,16 @@ def parse_args(argv: list[str] | None = None) -> ServeConfig:
     parser.add_argument("--log-level", dest="log_level")
     parser.add_argument("--metrics-port", type=int, help="Prometheus /metrics HTTP port (default: 9464; 0 disables)")
     parser.add_argument("--workers", type=int, help="serving processes sharing the port (default: 1)")
+    parser.add_argument("--admin-host", help="Admin service address (default: 127.0.0.1; otherwise a token is needed)")
+    parser.add_argument("--admin-port", type=int, help="Admin service port (default: 50052; 0 picks one; -1 disables)")
+    parser.add_argument("--admin-token-file", help="file holding the Admin bearer token (or MOVIEREC_ADMIN_TOKEN)")
+    parser.add_argument("--reload-poll", dest="reload_poll_seconds", type=float,
+                        help="seconds between checks of the production pointer (default: 5; 0 disables)")
+    parser.add_argument("--max-concurrent-rpcs", type=int, help="beyond this, calls get RESOURCE_EXHAUSTED (256)")
+    parser.add_argument("--max-message-bytes", type=int, help="largest accepted message (default: 1 MiB)")
+    parser.add_argument("--tls-cert", help="PEM certificate chain: serve TLS (with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    parser.add_argument("--tls-client-ca", help="PEM CA: require client certificates signed by it (mutual TLS)")
     args = parser.parse_args(argv)
     return ServeConfig.from_env(**vars(args))
 
