@@ -10,7 +10,7 @@ SHARED_DATA ?= ../shared/data
 PORT        ?= 50051
 STAMP       := $(VENV)/.installed
 
-.PHONY: serve test train data proto lint eval bench search-eval clean help
+.PHONY: serve test train data proto lint eval bench bench-index test-prometheus search-eval clean help
 
 help:
 	@echo "make serve   set up, fetch data, train if no production model, serve gRPC on :$(PORT)"
@@ -55,6 +55,27 @@ search-eval: data
 # served scoring vs popularity, item-kNN, EASE), content similarity; writes benchmarks/results/eval.json.
 eval: data
 	$(PY) -m benchmarks.eval --data-dir $(DATA_DIR)
+
+# Serving benchmark (benchmarks/bench.py, ~3-5 min): every RPC against a hello-world gRPC ceiling at
+# concurrency 1/8/32 and open loop, in-process handler costs, cold start, --workers 2 vs 1;
+# writes benchmarks/results/bench.json and bench.png.
+bench: $(STAMP) $(REGISTRY)/production
+	$(PY) -m benchmarks.bench --registry $(REGISTRY)
+
+# FAISS scopes: recall@10 and latency on the served catalog and on a synthetic 1M x 128 catalog;
+# writes benchmarks/results/index_bench.json.
+bench-index: $(STAMP) $(REGISTRY)/production
+	$(PY) -m benchmarks.index_bench --registry $(REGISTRY)
+
+# A real Prometheus scrapes a real server and answers a p99 PromQL query; promtool checks deploy/ rules.
+# Installs Debian's prometheus package when the binary is missing (needs root or sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+test-prometheus: $(STAMP)
+	@command -v prometheus >/dev/null || { $(SUDO) apt-get update -q && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus; }
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool check config deploy/prometheus/prometheus.yml
+	$(PY) -m pytest -q tests/integration/test_prometheus_scrape.py tests/unit/test_deploy.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
