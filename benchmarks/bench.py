@@ -143,7 +143,7 @@ class Served:
 def movierec_server(registry: Path, workers: int = 1) -> Served:
     port = free_port()
     argv = [sys.executable, "-m", "movierec.service", "--registry", str(registry), "--host", "127.0.0.1",
-            "--port", str(port), "--metrics-port", str(free_port()), "--workers", str(workers)]
+            "--port", str(port), "--metrics-port", str(free_port()), "--workers", str(workers), "--admin-port", "0"]
     return Served(f"movierec-w{workers}", argv, port, workers)
 
 

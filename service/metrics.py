@@ -14,7 +14,9 @@ user or movie id: label values are method, service, status code, stage and model
 
 `MetricsInterceptor` (a grpc.aio server interceptor) records every RPC the server knows,
 health and reflection included, with the status the caller sees: OK, the code a handler
-passed to context.abort() or context.set_code(), CANCELLED, or UNKNOWN for an exception.
+passed to context.abort() or context.set_code(), Canceled, or Unknown for an exception.
+Codes are spelled as Go spells them (OK, NotFound, InvalidArgument, ResourceExhausted, …),
+the grpc_code values go-grpc-prometheus dashboards and alerts match on.
 
 Scoring code times its parts with `stage`:
 
@@ -192,11 +194,21 @@ def _code_name(context: Any, default: str = "OK") -> str:
     if code is None:
         return default
     if isinstance(code, grpc.StatusCode):
-        return code.name
+        return GO_NAMES[code]
     return _CODE_NAMES.get(code, default)
 
 
-_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
+def _go_name(code: grpc.StatusCode) -> str:
+    """The code as Go's codes.Code.String() spells it, the grpc_code values dashboards match."""
+    if code is grpc.StatusCode.OK:
+        return "OK"
+    if code is grpc.StatusCode.CANCELLED:
+        return "Canceled"
+    return "".join(part.capitalize() for part in code.name.split("_"))
+
+
+GO_NAMES = {code: _go_name(code) for code in grpc.StatusCode}
+_CODE_NAMES = {c.value[0]: GO_NAMES[c] for c in grpc.StatusCode}
 
 
 class _Method:
@@ -222,10 +234,10 @@ class _Method:
 
 def _status_of_exception(exc: BaseException, context: Any) -> str:
     if isinstance(exc, asyncio.CancelledError):
-        return "CANCELLED"
+        return "Canceled"
     if isinstance(exc, grpc.aio.AbortError):
-        return _code_name(context, "UNKNOWN")
-    return "UNKNOWN"  # grpc answers an escaped exception with UNKNOWN
+        return _code_name(context, "Unknown")
+    return "Unknown"  # grpc answers an escaped exception with UNKNOWN
 
 
 def _wrap_unary_response(inner: Callable[..., Any], rec: _Method) -> Callable[..., Any]:

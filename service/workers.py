@@ -14,8 +14,9 @@ scrape sees the sum over workers. The directory is removed on exit.
 
 Signals: SIGTERM or SIGINT to the parent is forwarded to every child, each drains its
 in-flight calls (health NOT_SERVING, grace period) and the parent exits 0 once all are
-gone. A child that exits on its own (e.g. nothing to serve) stops the rest and the parent
-exits with the child's status. Children ask the kernel for SIGTERM if the parent dies.
+gone. SIGHUP (reload) is forwarded too; only worker 0 serves the Admin port. A child that
+exits on its own (e.g. nothing to serve) stops the rest and the parent exits with its
+status. Children ask the kernel for SIGTERM if the parent dies.
 """
 
 from __future__ import annotations
@@ -62,7 +63,16 @@ def _child(config: ServeConfig, reserved: socket.socket) -> int:
     _die_with_parent()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the server's own handler is installed
     return asyncio.run(serve(config))
+
+
+def _worker_config(config: ServeConfig, number: int) -> ServeConfig:
+    """Worker 0 alone opens the Admin port (one address cannot name N processes); the others
+    reload by polling `production` or on SIGHUP, which the parent forwards to every worker."""
+    if number == 0 or not hasattr(config, "admin_port"):
+        return config
+    return dataclasses.replace(config, admin_port=-1)
 
 
 def run_workers(config: ServeConfig) -> int:
@@ -84,6 +94,13 @@ def run_workers(config: ServeConfig) -> int:
             except ProcessLookupError:
                 pass
 
+    def forward_hup(signum: int = signal.SIGHUP, _frame: object = None) -> None:
+        for pid in list(children):  # SIGHUP = check for a new production model, in every worker
+            try:
+                os.kill(pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass
+
     status = 0
     try:
         for number in range(config.workers):
@@ -91,13 +108,14 @@ def run_workers(config: ServeConfig) -> int:
             if pid == 0:  # child
                 code = 1
                 try:
-                    code = _child(child_config, reserved)
+                    code = _child(_worker_config(child_config, number), reserved)
                 finally:
                     os._exit(code)
             children[pid] = number
         # Only now threads and signal handlers: nothing of them must be inherited by a child.
         signal.signal(signal.SIGTERM, stop_all)
         signal.signal(signal.SIGINT, stop_all)
+        signal.signal(signal.SIGHUP, forward_hup)
         log.info("%d workers on %s:%d: %s", config.workers, config.host, port, sorted(children))
         if config.metrics_port:
             from .metrics import start_http

@@ -57,9 +57,9 @@ def test_rpcs_are_counted_with_their_status_codes(server):
         return handled(after, service, method, code) - handled(before, service, method, code)
 
     assert delta(RECOMMENDER, "SimilarMovies", "OK") == 1
-    assert delta(RECOMMENDER, "SimilarMovies", "INVALID_ARGUMENT") == 1
+    assert delta(RECOMMENDER, "SimilarMovies", "InvalidArgument") == 1
     assert delta(RECOMMENDER, "GetMovie", "OK") == 1
-    assert delta(RECOMMENDER, "GetMovie", "NOT_FOUND") == 1
+    assert delta(RECOMMENDER, "GetMovie", "NotFound") == 1
     assert delta(HEALTH, "Check", "OK") >= 1
     started = (value(after, "grpc_server_started_total", grpc_method="SimilarMovies")
                - value(before, "grpc_server_started_total", grpc_method="SimilarMovies"))
@@ -96,7 +96,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_two_workers_share_the_port_and_one_metrics_endpoint(trained):
-    running = RunningServer(trained.path.parent, "--workers", "2", metrics=True)
+    running = RunningServer(trained.path.parent, "--workers", "2", "--admin-port", "0", metrics=True)
     try:
         running.wait_serving()
         workers = _children(running.process.pid)
