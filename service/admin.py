@@ -88,7 +88,10 @@ class AdminServer:
             raise SecurityError(f"the Admin service on {config.admin_host} (not loopback) needs a token: set "
                                 "MOVIEREC_ADMIN_TOKEN or --admin-token-file, or bind --admin-host 127.0.0.1")
         self.authenticated = token is not None
-        self.server = grpc.aio.server(interceptors=[BearerTokenInterceptor(token)] if token else [],
+        from .operations import MalformedRequestInterceptor
+
+        self.server = grpc.aio.server(interceptors=[*([BearerTokenInterceptor(token)] if token else []),
+                                                    MalformedRequestInterceptor()],
                                       maximum_concurrent_rpcs=8)
         pb_grpc.add_AdminServicer_to_server(AdminService(holder, reloader, config), self.server)
         address = f"{config.admin_host}:{config.admin_port}"

@@ -72,3 +72,30 @@ def _now() -> str:
     import datetime as dt
 
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
+    """Bytes that do not parse as the request message → INVALID_ARGUMENT (grpc answers UNKNOWN otherwise).
+
+    The unary handler is re-wrapped to receive the raw bytes and parse them itself, so a
+    parse failure becomes a status the caller can act on. Streaming handlers pass through.
+    """
+
+    async def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None or handler.request_deserializer is None:
+            return handler
+        parse, behavior = handler.request_deserializer, handler.unary_unary
+        is_async = asyncio.iscoroutinefunction(behavior)
+        method = details.method
+
+        async def guarded(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                request = parse(raw)
+            except Exception:  # DecodeError and friends: the caller sent bytes that are not this message
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    f"the request body is not a valid message for {method}")
+            return await behavior(request, context) if is_async else behavior(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(guarded, request_deserializer=None,
+                                                   response_serializer=handler.response_serializer)

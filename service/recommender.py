@@ -9,6 +9,7 @@ from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
 from .config import ServeConfig
 from .convert import details_message, movie_message
+from .deadlines import check_deadline
 from .errors import InvalidArgument, Unavailable, rpc_errors
 from .model import LoadedModel
 from .personal import predict_ratings, profile_of, reason_text, recommend
@@ -58,6 +59,7 @@ class RecommenderService(pb_grpc.RecommenderServicer):
         if request.HasField("probes"):
             probes = read_k(True, request.probes, probes, min(config.max_probes, model.index.n_clusters), "probes")
         row_filter = read_filters(model, request.filters, config.max_exclude)
+        check_deadline(context, "ann_search")
         rows, scores, searched = similar_rows(model, row, k, SCOPES[scope], probes, row_filter)
         catalog, index = model.catalog, model.index
         return pb.SimilarMoviesResponse(
@@ -91,6 +93,7 @@ class RecommenderService(pb_grpc.RecommenderServicer):
         engine = engine_of(model)
         if engine is None:
             raise Unavailable("", f"model {model.version} was trained without search structures; retrain to search")
+        check_deadline(context, "search")
         catalog = model.catalog
         return pb.SearchResponse(
             hits=[pb.SearchHit(movie=movie_message(catalog, hit.row), score=hit.score, field=hit.field,
@@ -109,6 +112,7 @@ class RecommenderService(pb_grpc.RecommenderServicer):
         row_filter = read_filters(model, request.filters, config.max_exclude)
         exclude_seen = request.exclude_seen if request.HasField("exclude_seen") else True
         personal = personal_of(model)
+        check_deadline(context, "recommend")
         found = recommend(personal, profile_of(personal, rows, ratings), k, row_filter.allowed, row_filter.excluded,
                           exclude_seen)
         catalog = model.catalog
@@ -129,6 +133,7 @@ class RecommenderService(pb_grpc.RecommenderServicer):
         rows, ratings = read_user(model, request)
         movies = read_movies(model, request.movies)
         personal = personal_of(model)
+        check_deadline(context, "predict")
         predicted, like = predict_ratings(personal, profile_of(personal, rows, ratings), movies)
         catalog = model.catalog
         return pb.PredictRatingsResponse(

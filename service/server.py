@@ -24,7 +24,7 @@ from movierec.v1 import recommender_pb2, recommender_pb2_grpc
 from . import metrics
 from .config import ServeConfig
 from .model import load_model
-from .operations import Operations, server_kwargs
+from .operations import MalformedRequestInterceptor, Operations, server_kwargs
 from .recommender import ModelHolder, RecommenderService
 from .security import bind
 
@@ -44,7 +44,8 @@ class Server:
         self.ops = Operations(self.holder, config)  # limits, TLS, hot reload, Admin port (service/operations.py)
         limits = server_kwargs(config)
         self.grpc = grpc.aio.server(
-            interceptors=[metrics.MetricsInterceptor()] if config.metrics_port else [],
+            interceptors=[*([metrics.MetricsInterceptor()] if config.metrics_port else []),
+                          MalformedRequestInterceptor()],  # undecodable bytes → INVALID_ARGUMENT
             options=[*limits.pop("options"),
                      *([("grpc.so_reuseport", 1)] if config.workers > 1 else [])],  # service/workers.py
             **limits,

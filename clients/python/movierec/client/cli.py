@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", default=DEFAULT_TARGET, help=f"host:port (default {DEFAULT_TARGET})")
     parser.add_argument("--timeout", type=float, default=5.0, help="deadline per call in seconds")
     parser.add_argument("--json", action="store_true", help="print the response as JSON")
+    parser.add_argument("--tls-ca", help="PEM CA that signed the server's certificate: connect with TLS")
+    parser.add_argument("--tls-cert", help="PEM client certificate chain (mutual TLS; with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM client private key (mutual TLS)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     similar = commands.add_parser("similar", help="movies like this one")
@@ -195,8 +198,17 @@ def run(args: argparse.Namespace, client: MovieRecClient) -> tuple[Any, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    with MovieRecClient(args.target, timeout=args.timeout) as client:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        tls = {name: open(path, "rb").read() for name, path in (("root_certificates", args.tls_ca),
+                                                                ("certificate_chain", args.tls_cert),
+                                                                ("private_key", args.tls_key)) if path}
+    except OSError as exc:
+        parser.error(f"cannot read {exc.filename}: {exc.strerror}")
+    if tls and "root_certificates" not in tls:
+        tls["root_certificates"] = None  # TLS with the system's trusted CAs
+    with MovieRecClient(args.target, timeout=args.timeout, **tls) as client:
         try:
             response, text = run(args, client)
         except MovieRecError as exc:

@@ -83,8 +83,20 @@ def history(ratings: Iterable[tuple[pb.MovieRef | str, float]] | dict[Any, float
 
 class MovieRecClient:
     def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float = DEFAULT_TIMEOUT,
-                 channel: grpc.Channel | None = None, options: Sequence[tuple[str, Any]] = ()):
-        self._channel = channel or grpc.insecure_channel(target, options=list(options))
+                 channel: grpc.Channel | None = None, options: Sequence[tuple[str, Any]] = (),
+                 root_certificates: bytes | None = None, private_key: bytes | None = None,
+                 certificate_chain: bytes | None = None):
+        """TLS when `root_certificates` (PEM CA bytes) is given; mutual TLS when the client's own
+        `private_key` and `certificate_chain` (PEM bytes) are given too. Plaintext otherwise."""
+        if channel is None:
+            if root_certificates is not None or private_key is not None or certificate_chain is not None:
+                credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates,
+                                                           private_key=private_key,
+                                                           certificate_chain=certificate_chain)
+                channel = grpc.secure_channel(target, credentials, options=list(options))
+            else:
+                channel = grpc.insecure_channel(target, options=list(options))
+        self._channel = channel
         self._stub = pb_grpc.RecommenderStub(self._channel)
         self.timeout = timeout
 
