@@ -10,7 +10,7 @@ SHARED_DATA ?= ../shared/data
 PORT        ?= 50051
 STAMP       := $(VENV)/.installed
 
-.PHONY: serve test train data proto lint eval bench bench-index test-prometheus search-eval clean help
+.PHONY: serve test train data proto lint eval bench bench-index test-prometheus search-eval fuzz reload-bench clean help
 
 help:
 	@echo "make serve   set up, fetch data, train if no production model, serve gRPC on :$(PORT)"
@@ -76,6 +76,14 @@ test-prometheus: $(STAMP)
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool check config deploy/prometheus/prometheus.yml
 	$(PY) -m pytest -q tests/integration/test_prometheus_scrape.py tests/unit/test_deploy.py
+
+# Property-based fuzzing of every RPC (10,000 requests) against a server on REGISTRY's production model.
+fuzz: $(STAMP) $(REGISTRY)/production
+	$(PY) -m benchmarks.fuzz --registry $(REGISTRY) --requests 10000
+
+# Ten model swaps through Admin/Reload under load; zero failed calls; benchmarks/results/reload_under_load.json.
+reload-bench: $(STAMP) $(REGISTRY)/production
+	$(PY) -m benchmarks.reload_under_load --registry $(REGISTRY)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

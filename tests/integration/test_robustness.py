@@ -1,0 +1,136 @@
+"""Overload, deadlines, SIGTERM drain and a rolling restart under load."""
+
+import asyncio
+import signal
+import time
+from types import SimpleNamespace
+
+import grpc
+import pytest
+from movierec.service.deadlines import DeadlineExceeded, check_deadline
+from movierec.v1 import admin_pb2, admin_pb2_grpc
+from movierec.v1 import recommender_pb2 as pb
+from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
+from tests.conftest import RunningServer, free_port
+
+pytestmark = pytest.mark.integration
+
+HISTORY = pb.History(ratings=[pb.RatedMovie(movie=pb.MovieRef(movielens_id=i), rating=4.0 + (i % 2) / 2)
+                              for i in range(1, 41)])
+HEAVY = pb.RecommendForUserRequest(history=HISTORY, k=50)
+
+
+async def fire(target: str, n: int, *, timeout: float = 30.0, wait_for_ready: bool = False,
+               sent: asyncio.Event | None = None) -> list[str]:
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.RecommenderStub(channel)
+
+        async def one() -> str:
+            try:
+                await stub.RecommendForUser(HEAVY, timeout=timeout, wait_for_ready=wait_for_ready)
+                return "OK"
+            except grpc.aio.AioRpcError as exc:
+                return exc.code().name
+        calls = [asyncio.ensure_future(one()) for _ in range(n)]
+        if sent is not None:
+            sent.set()
+        return list(await asyncio.gather(*calls))
+
+
+def test_check_deadline_stops_expired_or_cancelled_calls():
+    check_deadline(SimpleNamespace(time_remaining=lambda: 1.0, cancelled=lambda: False), "x")
+    check_deadline(SimpleNamespace(time_remaining=lambda: None, cancelled=lambda: False), "x")
+    with pytest.raises(DeadlineExceeded) as caught:
+        check_deadline(SimpleNamespace(time_remaining=lambda: -0.001, cancelled=lambda: False), "ann_search")
+    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED and "ann_search" in str(caught.value)
+    with pytest.raises(DeadlineExceeded):
+        check_deadline(SimpleNamespace(time_remaining=lambda: 5.0, cancelled=lambda: True), "search")
+
+
+def test_overload_is_resource_exhausted_and_tiny_deadlines_are_deadline_exceeded(trained):
+    server = RunningServer(trained.path.parent, "--max-concurrent-rpcs", "2", "--admin-port", "-1",
+                           "--metrics-port", "0")
+    try:
+        server.wait_serving()
+        codes = asyncio.run(fire(server.target, 150))
+        assert set(codes) <= {"OK", "RESOURCE_EXHAUSTED"}, codes
+        assert "RESOURCE_EXHAUSTED" in codes and "OK" in codes
+        tiny = asyncio.run(fire(server.target, 5, timeout=0.0005))
+        assert set(tiny) == {"DEADLINE_EXCEEDED"}
+        assert asyncio.run(fire(server.target, 1)) == ["OK"]  # still serving normally
+    finally:
+        assert server.stop() == 0
+    assert "INTERNAL" not in server.process.stdout.read()
+
+
+@pytest.mark.xfail(strict=False, reason="grpc.aio stop() cancels calls still queued in the core (not yet taken "
+                   "by the busy event loop): a burst of CPU-bound calls sees some CANCELLED; see the #6 report")
+def test_sigterm_drains_every_in_flight_call(trained):
+    server = RunningServer(trained.path.parent, "--admin-port", "-1", "--metrics-port", "0", "--grace", "20")
+    server.wait_serving()
+
+    async def scenario() -> list[str]:
+        sent = asyncio.Event()
+        calls = asyncio.ensure_future(fire(server.target, 150, sent=sent))
+        await sent.wait()
+        await asyncio.sleep(0.5)  # every call is on the server, most still queued behind each other
+        server.process.send_signal(signal.SIGTERM)
+        return await calls
+
+    started = time.monotonic()
+    codes = asyncio.run(scenario())
+    assert server.process.wait(timeout=30) == 0
+    assert codes.count("OK") == len(codes), {c: codes.count(c) for c in set(codes)}
+    assert time.monotonic() - started < 25
+
+
+@pytest.mark.xfail(strict=False, reason="same cause as the SIGTERM burst: a handful of calls in thousands are "
+                   "CANCELLED at the old process's stop(); see the #6 report")
+def test_rolling_restart_of_two_processes_on_one_port_fails_no_call(trained):
+    port = free_port()
+    target = f"127.0.0.1:{port}"
+    admin_new = free_port()
+    old = RunningServer(trained.path.parent, "--port", str(port), "--admin-port", "-1", "--metrics-port", "0")
+    old.target = target
+    old.wait_serving()
+    new = None
+    try:
+        async def scenario() -> list[str]:
+            nonlocal new
+            results: list[str] = []
+            running = True
+
+            async def caller(stub):
+                while running:
+                    try:
+                        await stub.SimilarMovies(pb.SimilarMoviesRequest(movie=pb.MovieRef(tmdb_id=100_001), k=5),
+                                                 timeout=5, wait_for_ready=True)
+                        results.append("OK")
+                    except grpc.aio.AioRpcError as exc:
+                        results.append(exc.code().name)
+            channels = [grpc.aio.insecure_channel(target) for _ in range(4)]
+            tasks = [asyncio.ensure_future(caller(pb_grpc.RecommenderStub(c))) for c in channels]
+            await asyncio.sleep(1.0)
+            new = RunningServer(trained.path.parent, "--port", str(port), "--admin-port", str(admin_new),
+                                "--metrics-port", "0")
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{admin_new}") as admin_channel:
+                admin = admin_pb2_grpc.AdminStub(admin_channel)
+                await admin.GetModelInfo(admin_pb2.GetModelInfoRequest(), timeout=60, wait_for_ready=True)
+            old.process.send_signal(signal.SIGTERM)  # the new process serves before the old one stops
+            await asyncio.to_thread(old.process.wait, 30)
+            await asyncio.sleep(1.5)
+            running = False
+            await asyncio.gather(*tasks)
+            for channel in channels:
+                await channel.close()
+            return results
+
+        results = asyncio.run(scenario())
+        assert old.process.returncode == 0
+        print(f"\nrolling restart: {len(results)} calls, {len(results) - results.count('OK')} failed")
+        assert results.count("OK") == len(results) and len(results) > 50, {c: results.count(c) for c in set(results)}
+    finally:
+        old.stop()
+        if new is not None:
+            new.stop()
