@@ -234,25 +234,24 @@ def probe(target: str, requests: dict[str, list[Any]]) -> dict[str, str]:
 # ------------------------------------------------------------------------------ load
 
 
-def run_load(target: str, pids: list[int], runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def run_load(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         plan_path, out_path = Path(tmp) / "plan.pickle", Path(tmp) / "out.json"
         with open(plan_path, "wb") as f:
-            pickle.dump({"target": target, "server_pids": pids, "runs": runs}, f)
+            pickle.dump({"runs": runs}, f)
         subprocess.run([sys.executable, "-m", "benchmarks.loadgen", str(plan_path), str(out_path)], check=True,
                        cwd=REPO, timeout=600)
         return json.loads(out_path.read_text())
 
 
-def plan_for(label: str, rpc: str, payloads: list[bytes], concurrencies: list[int], duration: float,
-             warmup: float, open_loop: bool = True) -> list[dict[str, Any]]:
-    runs = [{"label": label, "rpc": rpc, "method": SERVICE + rpc, "requests": payloads, "mode": "closed",
-             "concurrency": c, "duration": duration, "warmup": warmup if i == 0 else 0.0}
-            for i, c in enumerate(concurrencies)]
-    if open_loop:
-        runs.append({"label": label, "rpc": rpc, "method": SERVICE + rpc, "requests": payloads, "mode": "open",
-                     "concurrency": 0, "rate_fraction": 0.6, "duration": duration})
-    return runs
+def run_spec(server: Served, label: str, rpc: str, payloads: list[bytes], mode: str, duration: float,
+             concurrency: int = 0, warmup: float = 0.0) -> dict[str, Any]:
+    run = {"label": label, "rpc": rpc, "method": SERVICE + rpc, "requests": payloads, "mode": mode,
+           "concurrency": concurrency, "duration": duration, "warmup": warmup,
+           "target": server.target, "server_pids": server.pids}
+    if mode == "open":
+        run["rate_fraction"] = 0.6  # of this RPC's best closed-loop QPS in the same plan
+    return run
 
 
 # ------------------------------------------------------------------------------ in process
@@ -266,6 +265,15 @@ class _Context:
 
     def code(self) -> None:
         return None
+
+    def time_remaining(self) -> None:
+        return None
+
+    def cancelled(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:  # anything else a handler may ask: a no-op
+        return lambda *args, **kwargs: None
 
 
 def _time_calls(fn: Any, args_list: list[Any], budget: float = 0.6) -> dict[str, float]:
@@ -427,10 +435,13 @@ def table(rows: list[dict[str, Any]], ceiling: dict[tuple[int, str], dict[str, A
     head = (f"{'rpc':<17}{'mode':<9}{'qps':>8}{'p50ms':>8}{'p90ms':>8}{'p99ms':>8}{'p99.9':>8}{'err':>5}"
             f"{'srvCPU%':>8}{'cliCPU%':>8}{'p50/hw':>8}{'qps/hw':>8}")
     lines = [head, "-" * len(head)]
-    for r in rows:
+    order = [CEILING, *RPCS]
+    for r in sorted(rows, key=lambda r: (order.index(r["label"]) if r["label"] in order else len(order),
+                                         r["mode"] == "open", r["concurrency"])):
         mode = f"c={r['concurrency']}" if r["mode"] == "closed" else f"{r['rate']:.0f}/s"
         base = ceiling.get((r["concurrency"], r["mode"])) if r["label"] != CEILING else None
-        ratio_p50 = f"{r.get('p50_ms', 0) / base['p50_ms']:.2f}" if base and base.get("p50_ms") else ""
+        ratio_p50 = (f"{r.get('p50_ms', 0) / base['p50_ms']:.2f}"
+                     if base and base.get("p50_ms") and r["mode"] == "closed" else "")
         ratio_qps = f"{r['qps'] / base['qps']:.2f}" if base and base.get("qps") and r["mode"] == "closed" else ""
         name = r["rpc"] if r["label"] != CEILING else "hello-world"
         lines.append(f"{name:<17}{mode:<9}{r['qps']:>8.0f}{r.get('p50_ms', 0):>8.3f}{r.get('p90_ms', 0):>8.3f}"
@@ -513,35 +524,39 @@ def main(argv: list[str] | None = None) -> int:
     payloads = {rpc: [m.SerializeToString() for m in messages] for rpc, messages in requests.items()}
     del model
 
-    rows: list[dict[str, Any]] = []
+    # Both servers run side by side and the runs interleave (at each concurrency: the ceiling, then
+    # every RPC), so a shared host's drifting load hits the ceiling and the RPCs alike.
     server = movierec_server(registry)
+    hello = None
     try:
         results["server"] = server.facts()
         print(f"movierec SERVING after {server.cold_start_s:.2f}s", flush=True)
+        hello = hello_server()
+        results["hello_server"] = hello.facts()
         available = probe(server.target, requests)
         results["rpc_status"] = available
-        runs = []
+        rpcs = [rpc for rpc in RPCS if available.get(rpc) == "ok"]
         for rpc in RPCS:
-            if available.get(rpc) == "ok":
-                runs += plan_for(rpc, rpc, payloads[rpc], concurrencies, duration, 0.3)
-            else:
+            if rpc not in rpcs:
                 print(f"skipping {rpc}: {available.get(rpc)}", flush=True)
-        print(f"load: {len(runs)} runs on movierec …", flush=True)
-        rows += run_load(server.target, server.pids, runs)
+        runs = []
+        for i, c in enumerate(concurrencies):
+            warm = 0.3 if i == 0 else 0.0
+            runs.append(run_spec(hello, CEILING, "SimilarMovies", payloads["SimilarMovies"], "closed", duration, c,
+                                 warm))
+            runs += [run_spec(server, rpc, rpc, payloads[rpc], "closed", duration, c, warm) for rpc in rpcs]
+        runs.append(run_spec(hello, CEILING, "SimilarMovies", payloads["SimilarMovies"], "open", duration))
+        runs += [run_spec(server, rpc, rpc, payloads[rpc], "open", duration) for rpc in rpcs]
+        print(f"load: {len(runs)} runs of {duration}s …", flush=True)
+        rows = run_load(runs)
     finally:
         server.stop()
-    hello = hello_server()
-    try:
-        results["hello_server"] = hello.facts()
-        print("load: hello-world ceiling …", flush=True)
-        rows = run_load(hello.target, hello.pids, plan_for(CEILING, "SimilarMovies", payloads["SimilarMovies"],
-                                                          concurrencies, duration, 0.3)) + rows
-    finally:
-        hello.stop()
+        if hello is not None:
+            hello.stop()
     ceiling = {(r["concurrency"], r["mode"]): r for r in rows if r["label"] == CEILING}
     for r in rows:
         base = ceiling.get((r["concurrency"], r["mode"]))
-        if r["label"] != CEILING and base and base.get("p50_ms"):
+        if r["label"] != CEILING and base and base.get("p50_ms") and r["mode"] == "closed":
             r["p50_vs_hello"] = round(r["p50_ms"] / base["p50_ms"], 3)
             r["qps_vs_hello"] = round(r["qps"] / base["qps"], 3)
     results["load"] = rows
@@ -572,9 +587,8 @@ def workers_comparison(registry: Path, payloads: dict[str, list[bytes]], duratio
     server = movierec_server(registry, workers=2)
     try:
         facts = server.facts()
-        got = run_load(server.target, server.pids,
-                       plan_for("workers2", "SimilarMovies", payloads["SimilarMovies"], [1, 32], duration, 0.3,
-                                open_loop=False))
+        got = run_load([run_spec(server, "workers2", "SimilarMovies", payloads["SimilarMovies"], "closed", duration,
+                                 c, 0.3 if c == 1 else 0.0) for c in (1, 32)])
     finally:
         server.stop()
     one = {r["concurrency"]: r for r in rows if r["label"] == "SimilarMovies" and r["mode"] == "closed"}

@@ -2,7 +2,7 @@
 
     python -m benchmarks.loadgen plan.pickle results.json
 
-The plan holds the target, the server pids (for their CPU time) and a list of runs, each
+The plan holds a list of runs, each with its target and server pids (for their CPU time), an
 an RPC path, pre-serialised request messages and a mode: closed loop at a concurrency
 (that many callers, each sending its next call when the last returns) or open loop at a
 fixed rate (calls start on a schedule whatever the replies do; latency is measured from the
@@ -110,31 +110,36 @@ async def open_loop(calls: list, requests: list[bytes], rate: float, duration: f
 
 
 async def run_plan(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    channels = [grpc.aio.insecure_channel(plan["target"], options=[("grpc.use_local_subchannel_pool", 1)])
-                for _ in range(CHANNELS)]
-    results = []
+    pools: dict[str, list[grpc.aio.Channel]] = {}  # target → channels, opened on first use
+    results: list[dict[str, Any]] = []
     try:
         for run in plan["runs"]:
-            calls = [ch.unary_unary(run["method"]) for ch in channels]  # bytes in, bytes out
+            target, pids = run["target"], run["server_pids"]
+            if target not in pools:
+                pools[target] = [grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
+                                 for _ in range(CHANNELS)]
+            calls = [ch.unary_unary(run["method"]) for ch in pools[target]]  # bytes in, bytes out
             requests = run["requests"]
             errors: dict[str, int] = {}
             if run.get("warmup", 0) > 0:
                 await closed_loop(calls, requests, max(run.get("concurrency", 1), 1), run["warmup"], {})
-            server_before, client_before = cpu_seconds(plan["server_pids"]), own_cpu()
+            server_before, client_before = cpu_seconds(pids), own_cpu()
             if run["mode"] == "closed":
                 latencies, wall = await closed_loop(calls, requests, run["concurrency"], run["duration"], errors)
             else:
                 if "rate_fraction" in run:  # a fraction of the best closed-loop QPS of this method so far
-                    best = max((r["qps"] for r in results if r["method"] == run["method"]), default=100.0)
+                    best = max((r["qps"] for r in results if r["method"] == run["method"]
+                                and r["target"] == target), default=100.0)
                     run = {**run, "rate": max(1.0, round(run["rate_fraction"] * best, 1))}
                 latencies, wall = await open_loop(calls, requests, run["rate"], run["duration"], errors)
             stats = summarise(latencies, errors, wall)
-            stats["server_cpu_pct"] = round(100 * (cpu_seconds(plan["server_pids"]) - server_before) / wall, 1)
+            stats["server_cpu_pct"] = round(100 * (cpu_seconds(pids) - server_before) / wall, 1)
             stats["client_cpu_pct"] = round(100 * (own_cpu() - client_before) / wall, 1)
             results.append({**{k: v for k, v in run.items() if k != "requests"}, **stats})
     finally:
-        for ch in channels:
-            await ch.close()
+        for channels in pools.values():
+            for ch in channels:
+                await ch.close()
     return results
 
 
