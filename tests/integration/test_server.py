@@ -7,10 +7,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
 from movierec.client import MovieRecError
-from movierec.v1 import recommender_pb2 as pb
-from movierec.v1 import recommender_pb2_grpc as pb_grpc
+
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.integration
@@ -42,17 +40,6 @@ def test_get_movie_of_unknown_title_is_not_found(client):
         client.movie(title="No Such Film")
     assert caught.value.code == grpc.StatusCode.NOT_FOUND
     assert "movie.title" in caught.value.details
-
-
-@pytest.mark.parametrize(("method", "request_message"), [
-    ("RecommendForUser", pb.RecommendForUserRequest(user_id=1)),
-    ("PredictRatings", pb.PredictRatingsRequest(user_id=1)),
-])
-def test_rpcs_of_later_issues_answer_unimplemented(server, method, request_message):
-    with grpc.insecure_channel(server.target) as channel:
-        with pytest.raises(grpc.RpcError) as caught:
-            getattr(pb_grpc.RecommenderStub(channel), method)(request_message, timeout=5)
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def test_sigterm_exits_zero(trained):
