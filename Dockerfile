@@ -32,7 +32,7 @@ ENV PATH=/opt/movierec/bin:$PATH \
     MOVIEREC_PORT=50051
 WORKDIR /srv
 USER movierec
-EXPOSE 50051
+EXPOSE 50051 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["python", "-m", "movierec.service.healthcheck", "localhost:50051"]
 STOPSIGNAL SIGTERM
