@@ -159,7 +159,6 @@ def hello_server(workers: int = 1) -> Served:
 def build_requests(model: Any, n: int, seed: int = 7) -> dict[str, list[Any]]:
     """Realistic request messages per RPC, drawn from the catalog and the model's users."""
     import numpy as np
-
     from movierec.artifacts.catalog import MISSING_ID
     from movierec.v1 import recommender_pb2 as pb
 
@@ -377,7 +376,6 @@ def _scoring(rpc: str, model: Any, messages: list[Any]) -> tuple[Any, list[Any],
 def metrics_overhead() -> dict[str, float]:
     """Per-call cost of the metrics interceptor's wrapper and of one stage timer, in µs."""
     import grpc
-
     from movierec.service.metrics import MetricsInterceptor, stage
 
     async def handler(request: Any, context: Any) -> Any:
@@ -463,12 +461,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
     for r in rows:
         if r["mode"] == "closed":
             series.setdefault("hello-world" if r["label"] == CEILING else r["rpc"], []).append(r)
-    for name, points in series.items():
+    for i, (name, points) in enumerate(series.items()):
+        points = sorted(points, key=lambda p: p["concurrency"])
         xs = [p["concurrency"] for p in points]
-        style = "k--" if name == "hello-world" else "-o"
-        ax1.plot(xs, [p["p50_ms"] for p in points], style, label=f"{name} p50")
-        ax1.plot(xs, [p["p99_ms"] for p in points], style, alpha=0.35)
-        ax2.plot(xs, [p["qps"] for p in points], style, label=name)
+        color = "black" if name == "hello-world" else f"C{i}"
+        style = "--" if name == "hello-world" else "-o"
+        ax1.plot(xs, [p["p50_ms"] for p in points], style, color=color, label=f"{name} p50")
+        ax1.plot(xs, [p["p99_ms"] for p in points], style, color=color, alpha=0.3)
+        ax2.plot(xs, [p["qps"] for p in points], style, color=color, label=name)
     for ax, title, unit in ((ax1, "latency vs concurrency (p50; faint: p99)", "ms"),
                             (ax2, "throughput vs concurrency", "calls/s")):
         ax.set_xscale("log", base=2)
