@@ -29,6 +29,8 @@ HEADLINE = ("silhouette", "classifier_auc", "ranker_validation_ndcg@10", "movies
 
 
 def _number(value: Any) -> str:
+    if isinstance(value, (int, float)) and float(value).is_integer() and abs(value) < 1e12:
+        return str(int(value))
     return f"{value:.4g}" if isinstance(value, (int, float)) else "-"
 
 
