@@ -36,8 +36,16 @@ def similar_rows(model: LoadedModel, row: int, k: int, scope: Scope, probes: int
     the global index rather than answer short; the scope actually searched is returned.
     """
     query = np.asarray(model.vectors[row], dtype=np.float32)
-    exclude = row_filter.excluded | {row}
     cluster = model.index.cluster_of(row)
+    if row_filter.allowed is None and not row_filter.excluded:
+        # The common unfiltered call: ask for one more and drop the movie itself, instead of an
+        # exclusion filter (a FAISS ID selector built per call, ~15% of the search). Same answer:
+        # both rank by (score, row) and the movie itself is one of the k+1 best or not at all.
+        with stage("ann_search"):
+            rows, scores = model.index.search(query, k + 1, scope, cluster=cluster, probes=probes)
+        keep = rows != row
+        return rows[keep][:k], scores[keep][:k], scope
+    exclude = row_filter.excluded | {row}
     with stage("ann_search"):
         rows, scores = model.index.search(query, k, scope, cluster=cluster, probes=probes,
                                           allowed=row_filter.allowed, exclude=exclude)
