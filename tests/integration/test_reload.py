@@ -40,7 +40,7 @@ def registry_copy(trained, tmp_path):
 
 
 def test_ten_swaps_under_load_fail_no_call(trained):
-    result = asyncio.run(reload_under_load(trained.path.parent, seconds=8.0, swaps=10, concurrency=4))
+    result = asyncio.run(reload_under_load(trained.path.parent, seconds=6.0, swaps=10, concurrency=4))
     print(f"\nreload under load: {result['calls']} calls, {result['failures']} failures, {result['swaps_done']} swaps; "
           f"p99 without reloads {result['without_reloads']['p99_ms']} ms, "
           f"during reloads {result['during_reloads']['p99_ms']} ms")

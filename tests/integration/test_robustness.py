@@ -111,7 +111,7 @@ def test_rolling_restart_of_two_processes_on_one_port_fails_no_call(trained):
                         results.append(exc.code().name)
             channels = [grpc.aio.insecure_channel(target) for _ in range(4)]
             tasks = [asyncio.ensure_future(caller(pb_grpc.RecommenderStub(c))) for c in channels]
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)
             new = RunningServer(trained.path.parent, "--port", str(port), "--admin-port", str(admin_new),
                                 "--metrics-port", "0")
             async with grpc.aio.insecure_channel(f"127.0.0.1:{admin_new}") as admin_channel:
@@ -119,7 +119,7 @@ def test_rolling_restart_of_two_processes_on_one_port_fails_no_call(trained):
                 await admin.GetModelInfo(admin_pb2.GetModelInfoRequest(), timeout=60, wait_for_ready=True)
             old.process.send_signal(signal.SIGTERM)  # the new process serves before the old one stops
             await asyncio.to_thread(old.process.wait, 30)
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.0)
             running = False
             await asyncio.gather(*tasks)
             for channel in channels:
