@@ -331,7 +331,7 @@ def section3(model, ratings: pd.DataFrame, movies: pd.DataFrame) -> tuple[dict[s
     neighbour_share, random_share = [], []
     nothing = RowFilter(None, frozenset())
     for i, q in enumerate(queries.tolist()):
-        found, _ = similar_rows(model, q, K, SCOPES[DEFAULT_SCOPE], probes, nothing)
+        found = similar_rows(model, q, K, SCOPES[DEFAULT_SCOPE], probes, nothing)[0]
         common = co[i].toarray().ravel()
         neighbour_share.append(float(np.mean(common[found] >= 3)) if len(found) else 0.0)
         pool = [r for r in by_genre.get(primary.get(q, ""), []) if r != q]
