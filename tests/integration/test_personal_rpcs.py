@@ -6,7 +6,6 @@ import math
 import grpc
 import pandas as pd
 import pytest
-
 from movierec.client import MovieRecError, movie_ref
 from movierec.client.cli import main
 from movierec.v1 import recommender_pb2 as pb
@@ -50,7 +49,7 @@ def test_a_history_equal_to_a_known_users_ratings_gets_the_same_answer(client, s
     """The stored user and the same ratings sent as a history go through one code path."""
     ratings = pd.read_csv(synthetic_data / "ml-latest-small" / "ratings.csv")
     mine = ratings[ratings["userId"] == USER]
-    as_history = {f"ml:{m}": r for m, r in zip(mine["movieId"], mine["rating"])}
+    as_history = {f"ml:{m}": r for m, r in zip(mine["movieId"], mine["rating"], strict=False)}
     known = client.recommend(USER).results
     anonymous = client.recommend(history=as_history).results
     assert [r.movie.movielens_id for r in anonymous] == [r.movie.movielens_id for r in known]
