@@ -25,6 +25,8 @@ class ServeConfig:
     max_probes: int = 64
     max_exclude: int = 1000            # movies in Filters.exclude
     grace_seconds: float = 10.0        # in-flight calls get this long to finish on SIGTERM
+    drain_quiet_seconds: float = 0.3   # on SIGTERM, keep serving until no call started for this long
+    drain_max_seconds: float = 3.0     # … but no longer than this (clients on open connections keep calling)
     verify_checksums: bool = True
     log_level: str = "INFO"
     metrics_port: int = 9464           # Prometheus /metrics over HTTP; 0 disables metrics (service/metrics.py)

@@ -23,6 +23,7 @@ from movierec.v1 import recommender_pb2, recommender_pb2_grpc
 
 from . import metrics
 from .config import ServeConfig
+from .drain import CallStarts, wait_until_quiet
 from .model import load_model
 from .operations import MalformedRequestInterceptor, Operations, server_kwargs
 from .recommender import ModelHolder, RecommenderService
@@ -43,8 +44,10 @@ class Server:
         self.health = health.aio.HealthServicer()
         self.ops = Operations(self.holder, config)  # limits, TLS, hot reload, Admin port (service/operations.py)
         limits = server_kwargs(config)
+        self.call_starts = CallStarts()
         self.grpc = grpc.aio.server(
-            interceptors=[*([metrics.MetricsInterceptor()] if config.metrics_port else []),
+            interceptors=[self.call_starts,
+                          *([metrics.MetricsInterceptor()] if config.metrics_port else []),
                           MalformedRequestInterceptor()],  # undecodable bytes → INVALID_ARGUMENT
             options=[*limits.pop("options"),
                      *([("grpc.so_reuseport", 1)] if config.workers > 1 else [])],  # service/workers.py
@@ -81,6 +84,8 @@ class Server:
         await self.health.enter_graceful_shutdown()
         await self.ops.stop(self.config.grace_seconds)
         log.info("draining in-flight calls (up to %.1fs)", self.config.grace_seconds)
+        await wait_until_quiet(self.call_starts, self.config.drain_quiet_seconds,
+                               min(self.config.drain_max_seconds, self.config.grace_seconds))
         await self.grpc.stop(self.config.grace_seconds)
         log.info("stopped")
 
