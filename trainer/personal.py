@@ -357,6 +357,7 @@ class FoldResult:
     metrics: dict[str, float]
     test_features: np.ndarray
     train_features: np.ndarray
+    models: RatingModels | None = None
 
 
 def rating_fold(train: Ratings, test: Ratings, side: CatalogSide, config: PersonalConfig) -> FoldResult:
@@ -365,7 +366,7 @@ def rating_fold(train: Ratings, test: Ratings, side: CatalogSide, config: Person
     models, x_train = fit_rating_models(train, side, config, cluster_k=cluster_sizes(tables))
     x_test = features_for(tables, train, test.users, test.rows)
     metrics = rating_metrics(test, predict(models.classifier, x_test), predict(models.regressor, x_test))
-    return FoldResult(metrics, x_test, x_train)
+    return FoldResult(metrics, x_test, x_train, models)
 
 
 def group_ablation(train: Ratings, test: Ratings, x_train: np.ndarray, x_test: np.ndarray,
@@ -565,12 +566,14 @@ def train_personal(ratings: pd.DataFrame, side: CatalogSide, config: PersonalCon
         report["timings"][name] = round(time.perf_counter() - started, 3)
         progress(f"personal: {name} done in {report['timings'][name]}s")
 
+    held_out: RatingModels | None = None
     if config.holdout_metrics and len(data) >= 50:
         started = time.perf_counter()
         train_index, test_index = next(KFold(5, shuffle=True, random_state=config.seed).split(np.arange(len(data))))
         fold = rating_fold(data.subset(train_index), data.subset(test_index), side, config)
         metrics.update({f"classifier_{k}" if k in ("auc", "logloss", "gauc") else f"regressor_{k}": round(v, 4)
                         for k, v in fold.metrics.items()})
+        held_out = fold.models  # served as they are: the metrics describe exactly these boosters
         timed("holdout_metrics", started)
 
     started = time.perf_counter()
@@ -583,7 +586,7 @@ def train_personal(ratings: pd.DataFrame, side: CatalogSide, config: PersonalCon
     timed("serving_tables", started)
 
     started = time.perf_counter()
-    models, _ = fit_rating_models(data, side, config, cluster_k=ks)
+    models = held_out if held_out is not None else fit_rating_models(data, side, config, cluster_k=ks)[0]
     timed("rating_models", started)
 
     started = time.perf_counter()
