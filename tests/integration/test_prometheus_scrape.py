@@ -89,6 +89,7 @@ def test_prometheus_scrapes_the_server_and_computes_p99(server, tmp_path):
             time.sleep(0.5)
         assert result, f"no p99 from Prometheus within {DEADLINE_SECONDS}s"
         p99 = float(result[0]["value"][1])
+        print(f"Prometheus: {P99} = {p99 * 1000:.3f} ms")
         assert 0 < p99 <= 1.0
         up = query(base, 'up{job="movierec"}')
         assert up and up[0]["value"][1] == "1"
