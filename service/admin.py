@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+
 from movierec.v1 import admin_pb2 as pb
 from movierec.v1 import admin_pb2_grpc as pb_grpc
 

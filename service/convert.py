@@ -7,7 +7,6 @@ import math
 from movierec.artifacts.catalog import MISSING_ID, CatalogArrays
 from movierec.v1 import recommender_pb2 as pb
 
-
 # Movie messages built once per (catalog, row): building one from the arrays costs ~15 µs
 # (numpy scalar reads, genre bits, string formatting), copying a built one into a reply ~3 µs,
 # and every RPC returns 10+ movies. Keyed by catalog identity; the entry holds the catalog,

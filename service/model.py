@@ -20,7 +20,6 @@ from movierec.artifacts.titles import title_key
 from movierec.index import ClusteredIndex
 
 from .personal import PersonalArtifacts, load_personal
-
 from .search import SearchEngine
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import xgboost as xgb
+
 from movierec.artifacts import personal_features as pf
 from movierec.artifacts.catalog import CatalogArrays
 

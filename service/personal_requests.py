@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from movierec.v1 import recommender_pb2 as pb
 
 from .errors import InvalidArgument, NotFound, Unavailable

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from movierec.artifacts import registry
 from movierec.v1 import recommender_pb2 as pb
 
