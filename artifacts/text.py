@@ -24,18 +24,45 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
-from nltk.stem import PorterStemmer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 MIN_TOKEN_LENGTH = 2        # single letters ("s" of "it's", initials) carry no meaning alone
 MAX_NAME_WORDS = 4          # longest run of query words tried as a joined name ("samuel l jackson")
 STEM_CACHE_SIZE = 1 << 18   # distinct words seen in a catalog are far fewer than this
 
+# scikit-learn's ENGLISH_STOP_WORDS (318 words), kept here so the service need not import
+# scikit-learn; tests/unit/test_text.py asserts it still equals sklearn's list.
+ENGLISH_STOP_WORDS = frozenset("""
+a about above across after afterwards again against all almost alone along already
+also although always am among amongst amoungst amount an and another any anyhow
+anyone anything anyway anywhere are around as at back be became because become
+becomes becoming been before beforehand behind being below beside besides between
+beyond bill both bottom but by call can cannot cant co con could couldnt cry de
+describe detail do done down due during each eg eight either eleven else elsewhere
+empty enough etc even ever every everyone everything everywhere except few fifteen
+fifty fill find fire first five for former formerly forty found four from front full
+further get give go had has hasnt have he hence her here hereafter hereby herein
+hereupon hers herself him himself his how however hundred i ie if in inc indeed
+interest into is it its itself keep last latter latterly least less ltd made many
+may me meanwhile might mill mine more moreover most mostly move much must my myself
+name namely neither never nevertheless next nine no nobody none noone nor not
+nothing now nowhere of off often on once one only onto or other others otherwise our
+ours ourselves out over own part per perhaps please put rather re same see seem
+seemed seeming seems serious several she should show side since sincere six sixty so
+some somehow someone something sometime sometimes somewhere still such system take
+ten than that the their them themselves then thence there thereafter thereby
+therefore therein thereupon these they thick thin third this those though three
+through throughout thru thus to together too top toward towards twelve twenty two un
+under until up upon us very via was we well were what whatever when whence whenever
+where whereafter whereas whereby wherein whereupon wherever whether which while
+whither who whoever whole whom whose why will with within without would yet you your
+yours yourself yourselves
+""".split())
+
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)
-_STEMMER = PorterStemmer()
+_STOP_WORDS = ENGLISH_STOP_WORDS
 
 
 def fold_ascii(text: str) -> str:
@@ -56,7 +83,15 @@ def words(text: str) -> list[str]:
 @lru_cache(maxsize=STEM_CACHE_SIZE)
 def stem(word: str) -> str:
     """Porter stem of one word, cached: stemming dominates the analyzer's cost."""
-    return _STEMMER.stem(word)
+    return _stemmer().stem(word)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    """NLTK's PorterStemmer, imported on first use: `import nltk` costs ~0.3-2 s (it pulls
+    in scipy.stats and more), which the service should not pay before it is SERVING."""
+    from nltk.stem.porter import PorterStemmer
+    return PorterStemmer()
 
 
 def analyze(text: str) -> list[str]:

@@ -56,3 +56,9 @@ def test_project_text_of_unknown_words_is_zero(fitted):
     vectorizer, svd, vocabulary = fitted
     got = project_text("zzz qqq", vocabulary, vectorizer.idf_, svd.components_)
     assert got.shape == (3,) and not got.any()
+
+
+def test_stop_words_equal_sklearns_list():
+    from movierec.artifacts.text import ENGLISH_STOP_WORDS
+    from sklearn.feature_extraction import text as sklearn_text
+    assert ENGLISH_STOP_WORDS == frozenset(sklearn_text.ENGLISH_STOP_WORDS)
