@@ -34,7 +34,7 @@ import numpy as np
 
 from .kinds import IndexSpec, Kind, build_part, search_params
 from .scope import Scope
-from .selector import RowFilter, not_in
+from .selector import RowFilter, as_rows, not_in
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "index.json"
@@ -48,6 +48,9 @@ DEFAULT_PROBES = 3  # matches trainer IndexConfig.default_probes
 SEARCH_THREADS = 1
 
 Hits = tuple[np.ndarray, np.ndarray]  # (rows int64, scores float32), best first
+
+_ptr = faiss.swig_ptr
+_NO_ROWS = np.empty(0, dtype=np.int64)
 
 
 class ClusteredIndex:
@@ -81,6 +84,9 @@ class ClusteredIndex:
         # Plain ints: SWIG attribute reads cost ~1 µs each on the per-query path.
         self._dim, self._ntotal = int(global_index.d), int(global_index.ntotal)
         self._sizes = [int(c.ntotal) for c in self._clusters]
+        # Bound SWIG search entry points, for _search_one (skips the Python wrapper's checks).
+        self._global_search = global_index.search_c
+        self._cluster_search = [c.search_c for c in self._clusters]
         # Cᵀ and ‖c‖² once (k×d is tiny, so a plain in-RAM copy even when the file is
         # mapped), so nearest-centroid (L2) is one small matrix product per query.
         self._centroids_t = np.array(centroids, dtype=np.float32).T.copy()
@@ -254,6 +260,9 @@ class ClusteredIndex:
         q = self._as_queries(query)
         if len(q) != 1:
             raise ValueError("search takes one query; use search_batch for several")
+        if (allowed is None and self._exact
+                and (cluster is None or isinstance(cluster, (int, np.integer)))):
+            return self._search_one(q, k, Scope(scope), cluster, probes, exclude)
         return self.search_batch(q, k, scope, clusters=cluster, probes=probes,
                                  allowed=allowed, exclude=exclude)[0]
 
@@ -286,6 +295,62 @@ class ClusteredIndex:
             return self._search_clusters(q, k, self._plan(q, scope, clusters, probes), row_filter)
 
     # ------------------------------------------------------------------ internals
+
+    def _search_one(self, q: np.ndarray, k: int, scope: Scope, cluster: int | None,
+                    probes: int, exclude: Iterable[int] | np.ndarray) -> Hits:
+        """search() for one unmasked query over exact (flat) indexes, with the least Python
+        around FAISS: no RowFilter, params or grouping; every visited index writes into one
+        preallocated pair of result arrays through the SWIG `search_c` directly (the Python
+        `search` wrapper re-validates and allocates per call), and one _best merges them.
+        Same answer as search_batch: same kk per index, same merge and tie order."""
+        dropped = _NO_ROWS if _is_empty(exclude) else as_rows(exclude, self._ntotal)
+        if k < 1:
+            return _no_hits()
+        wanted = k + len(dropped)
+        if scope is Scope.GLOBAL:
+            targets = [(self._global_search, min(wanted, self._ntotal))]
+        else:
+            targets = [(self._cluster_search[c], min(wanted, self._sizes[c]))
+                       for c in self._plan_one(q, scope, cluster, probes)]
+        total = sum(kk for _, kk in targets)
+        scores = np.empty(total, dtype=np.float32)
+        rows = np.empty(total, dtype=np.int64)
+        x = _ptr(q)
+        previous = faiss.omp_get_max_threads()
+        if previous != SEARCH_THREADS:
+            faiss.omp_set_num_threads(SEARCH_THREADS)
+        try:
+            offset = 0
+            for search_c, kk in targets:
+                if kk == 0:
+                    continue
+                end = offset + kk
+                search_c(1, x, kk, _ptr(scores[offset:end]), _ptr(rows[offset:end]), None)
+                offset = end
+        finally:
+            if previous != SEARCH_THREADS:
+                faiss.omp_set_num_threads(previous)
+        return _best([(rows[:offset], scores[:offset])], k, dropped)
+
+    def _plan_one(self, q: np.ndarray, scope: Scope, cluster: int | None, probes: int) -> list[int]:
+        """_plan for one query and at most one given cluster, as a list of cluster ids."""
+        if cluster is not None:
+            cluster = int(cluster)
+            if not 0 <= cluster < self.n_clusters:
+                raise ValueError(f"cluster must lie in 0..{self.n_clusters - 1}")
+        if scope is Scope.CLUSTER:
+            return [cluster] if cluster is not None else self._nearest_one(q, 1)
+        if probes < 1:
+            raise ValueError("probes must be >= 1")
+        plan = self._nearest_one(q, min(probes, self.n_clusters))
+        if cluster is not None and cluster not in plan:
+            plan[-1] = cluster
+        return plan
+
+    def _nearest_one(self, q: np.ndarray, n: int) -> list[int]:
+        """_nearest for a 1×d query (same arithmetic, so the same order), as a list."""
+        dist = self._centroid_sq - 2.0 * (q @ self._centroids_t)
+        return np.argsort(dist[0], kind="stable")[:n].tolist()
 
     def _search_global(self, q: np.ndarray, k: int, row_filter: RowFilter) -> list[Hits]:
         kk = min(k + row_filter.extra, self.ntotal)
@@ -397,6 +462,14 @@ def _omp_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(previous)
+
+
+def _is_empty(rows: Iterable[int] | np.ndarray) -> bool:
+    """True for an empty sized collection (the usual `exclude=()`); False when unknown."""
+    try:
+        return len(rows) == 0  # type: ignore[arg-type]
+    except TypeError:
+        return False
 
 
 def _no_hits() -> Hits:
