@@ -59,6 +59,7 @@ def test_project_text_of_unknown_words_is_zero(fitted):
 
 
 def test_stop_words_equal_sklearns_list():
-    from movierec.artifacts.text import ENGLISH_STOP_WORDS
     from sklearn.feature_extraction import text as sklearn_text
+
+    from movierec.artifacts.text import ENGLISH_STOP_WORDS
     assert ENGLISH_STOP_WORDS == frozenset(sklearn_text.ENGLISH_STOP_WORDS)
