@@ -54,6 +54,7 @@ search-eval: data
 # shared/EVALUATION.md §1-3: rating tasks (5-fold), top-N on the per-user time split (RecommendForUser's
 # served scoring vs popularity, item-kNN, EASE), content similarity; writes benchmarks/results/eval.json.
 eval: data
+	$(PY) -m pip install --quiet -e ".[eval]" || echo "scikit-surprise did not install: the SVD baseline row is left out"
 	$(PY) -m benchmarks.eval --data-dir $(DATA_DIR)
 
 # Serving benchmark (benchmarks/bench.py, ~3-5 min): every RPC against a hello-world gRPC ceiling at

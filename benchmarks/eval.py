@@ -249,6 +249,7 @@ def surprise_svd(train: tp.Ratings, test: tp.Ratings) -> np.ndarray | None:
     try:
         from surprise import SVD, Dataset, Reader
     except ImportError:
+        log("scikit-surprise is not installed (make eval installs the [eval] extra): no SVD baseline row")
         return None
     frame = pd.DataFrame({"u": train.users, "i": train.rows, "r": train.ratings})
     data = Dataset.load_from_df(frame, Reader(rating_scale=(0.5, 5.0))).build_full_trainset()

@@ -9,7 +9,8 @@ from movierec.trainer.config import TrainConfig
 from movierec.trainer.pipeline import train
 from tests.conftest import SHARED_DATA, RunningServer
 
-pytestmark = [pytest.mark.realdata, pytest.mark.integration]
+# Training the full model on the real data takes ~2-4 minutes on 2 cores; the fixture counts toward the timeout.
+pytestmark = [pytest.mark.realdata, pytest.mark.integration, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
