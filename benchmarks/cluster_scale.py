@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import adjusted_rand_score
+
 from movierec.trainer.clustering import cluster_vectors
 from movierec.trainer.config import ClusterConfig
 from movierec.trainer.synthetic import synthetic_vectors
-from sklearn.metrics import adjusted_rand_score
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster_scale.json"
 MIB = 1024 * 1024

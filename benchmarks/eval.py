@@ -25,6 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.model_selection import KFold
+
 from movierec.artifacts import personal_features as pf
 from movierec.service import personal as served
 from movierec.service.model import load_model
@@ -34,8 +37,6 @@ from movierec.trainer import personal as tp
 from movierec.trainer.config import PersonalConfig, TrainConfig
 from movierec.trainer.ingest import load_movielens
 from movierec.trainer.pipeline import train
-from sklearn.metrics import log_loss, roc_auc_score
-from sklearn.model_selection import KFold
 
 SEED = 42
 K = 10

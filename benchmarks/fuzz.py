@@ -28,6 +28,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from movierec.v1 import admin_pb2
 from movierec.v1 import recommender_pb2 as pb
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from movierec.index import ClusteredIndex, IndexSpec, Kind, Scope, recall_at_k
 
 RESULTS = Path(__file__).resolve().parent / "results" / "index_bench.json"

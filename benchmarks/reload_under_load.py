@@ -30,6 +30,7 @@ from typing import Any
 
 import grpc
 import numpy as np
+
 from movierec.artifacts import registry
 from movierec.v1 import admin_pb2, admin_pb2_grpc
 from movierec.v1 import recommender_pb2 as pb

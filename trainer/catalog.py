@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+
 from movierec.trainer.ingest import MovieLens, Tmdb
 
 # ------------------------------------------------------------------ vocabulary

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 import scipy.sparse as sp
+
 from movierec.trainer.config import ClusterConfig
 
 SILHOUETTE_CHUNK = 1024  # sample rows per distance block (chunk × sample float32 in memory)

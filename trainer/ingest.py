@@ -25,6 +25,7 @@ from typing import IO, Any, Literal, NoReturn
 
 import numpy as np
 import pandas as pd
+
 from movierec.trainer.errors import HEADER_LINE, DataError
 
 ML_DIR = "ml-latest-small"

@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import xgboost as xgb
-from movierec.artifacts import personal_features as pf
-from movierec.artifacts.personal_features import ItemTables
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.metrics import log_loss, roc_auc_score, silhouette_score
 from sklearn.model_selection import KFold
+
+from movierec.artifacts import personal_features as pf
+from movierec.artifacts.personal_features import ItemTables
 
 from .config import PersonalConfig
 

@@ -95,7 +95,8 @@ def _write_tmdb(tmdb_dir: Path, rng: np.random.Generator, topics: np.ndarray, ye
             "production_countries": "[]", "release_date": f"{years[i]}-06-01",
             "revenue": int(rng.integers(0, 10**9)), "runtime": float(rng.integers(80, 180)),
             "spoken_languages": "[]", "status": "Released", "tagline": f"{words[0]} {words[1]}",
-            "title": title, "vote_average": round(float(rng.uniform(3, 9)), 1), "vote_count": int(rng.integers(1, 5000)),
+            "title": title, "vote_average": round(float(rng.uniform(3, 9)), 1),
+            "vote_count": int(rng.integers(1, 5000)),
         })
         cast = [{"cast_id": n, "character": f"Role {n}", "credit_id": f"c{i}-{n}", "gender": 0, "id": n,
                  "name": name, "order": n} for n, name in enumerate(people[:3])]

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 import pytest
-from movierec.artifacts import registry
 
+from movierec.artifacts import registry
 from tests.conftest import RunningServer
 from tests.registry_tools import largest_file
 

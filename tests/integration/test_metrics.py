@@ -10,10 +10,10 @@ import urllib.request
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from movierec.v1 import recommender_pb2 as pb
-from movierec.v1 import recommender_pb2_grpc as pb_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from movierec.v1 import recommender_pb2 as pb
+from movierec.v1 import recommender_pb2_grpc as pb_grpc
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.integration

@@ -6,6 +6,7 @@ import math
 import grpc
 import pandas as pd
 import pytest
+
 from movierec.client import MovieRecError, movie_ref
 from movierec.client.cli import main
 from movierec.v1 import recommender_pb2 as pb

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
-
 from tests.conftest import free_port
 
 pytestmark = [

@@ -9,6 +9,8 @@ import weakref
 
 import grpc
 import pytest
+
+from benchmarks.reload_under_load import run as reload_under_load
 from movierec.artifacts import registry
 from movierec.service.config import ServeConfig
 from movierec.service.model import load_model
@@ -17,8 +19,6 @@ from movierec.service.reload import ModelReloader, ReloadError
 from movierec.v1 import admin_pb2, admin_pb2_grpc
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
-
-from benchmarks.reload_under_load import run as reload_under_load
 from tests.conftest import RunningServer, free_port
 from tests.registry_tools import clone_version, largest_file
 

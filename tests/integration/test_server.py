@@ -7,8 +7,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from movierec.client import MovieRecError
 
+from movierec.client import MovieRecError
 from tests.conftest import RunningServer
 
 pytestmark = pytest.mark.integration

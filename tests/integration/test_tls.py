@@ -5,9 +5,9 @@ import time
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from movierec.client import MovieRecClient, MovieRecError
 from movierec.client.cli import main as cli_main
-
 from tests.certs import CertificateAuthority
 from tests.conftest import RunningServer
 

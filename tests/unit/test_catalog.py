@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from movierec.trainer.catalog import (
     CANONICAL_GENRES,
     GENRE_MAP,

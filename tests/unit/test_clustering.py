@@ -2,11 +2,12 @@ import dataclasses
 
 import numpy as np
 import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
 from movierec.trainer.clustering import cluster_vectors, cut_tree, silhouette_scores, ward_merges
 from movierec.trainer.config import ClusterConfig
 from movierec.trainer.synthetic import synthetic_vectors
-from scipy.cluster.hierarchy import fcluster, linkage
-from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 DIRECT = dataclasses.replace(ClusterConfig(), k_min=2, k_max=9, k_step=1, micro_clusters=1000)
 MICRO = dataclasses.replace(DIRECT, micro_clusters=150, silhouette_sample=800)

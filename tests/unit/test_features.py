@@ -3,6 +3,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+
 from movierec.artifacts.text import project_text
 from movierec.trainer.config import ContentConfig
 from movierec.trainer.features import build_soups, fit_content_model

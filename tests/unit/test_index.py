@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from movierec.index import ClusteredIndex, IndexSpec, Scope, recall_at_k
 
 N_ROWS = 2000

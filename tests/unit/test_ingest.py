@@ -9,6 +9,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+
 from movierec.trainer.errors import DataError
 from movierec.trainer.ingest import file_checksums, load_movielens, load_tmdb
 

@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import pytest
+
 from movierec.artifacts import lifecycle, registry
 from movierec.trainer import gate
 from movierec.trainer.__main__ import with_overrides

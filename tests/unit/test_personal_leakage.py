@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from movierec.artifacts import personal_features as pf
 from movierec.trainer import personal as tp
 from movierec.trainer.config import PersonalConfig

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from movierec.artifacts.text import analyze, name_token, name_tokens, project_text, query_terms
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+
+from movierec.artifacts.text import analyze, name_token, name_tokens, project_text, query_terms
 
 CORPUS = [
     "A young wizard attends a school of magic and fights a dark lord.",

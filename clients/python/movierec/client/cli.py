@@ -12,8 +12,16 @@ from google.protobuf.json_format import MessageToDict
 
 from movierec.v1 import recommender_pb2 as pb
 
-from .client import (DEFAULT_TARGET, SCOPES, SEARCH_FIELDS, MovieRecClient, MovieRecError, history, movie_ref,
-                     parse_movie)
+from .client import (
+    DEFAULT_TARGET,
+    SCOPES,
+    SEARCH_FIELDS,
+    MovieRecClient,
+    MovieRecError,
+    history,
+    movie_ref,
+    parse_movie,
+)
 
 
 def _add_movie_arguments(parser: argparse.ArgumentParser) -> None:
