@@ -105,7 +105,12 @@ class Served:
         import grpc
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-        with grpc.insecure_channel(self.target) as channel:
+        # Fast reconnects: the port is refused until the server has imported its modules, and
+        # gRPC's default reconnect backoff (1 s, x1.6, jittered) would otherwise add up to
+        # ~1 s to the measured cold start, in steps.
+        fast_reconnect = [("grpc.initial_reconnect_backoff_ms", 10), ("grpc.min_reconnect_backoff_ms", 10),
+                          ("grpc.max_reconnect_backoff_ms", 20)]
+        with grpc.insecure_channel(self.target, options=fast_reconnect) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while time.perf_counter() - started < timeout:
                 if self.process.poll() is not None:
