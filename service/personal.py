@@ -7,7 +7,9 @@ Loads `personal/` of a version (tables memory-mapped, boosters from UBJSON) and 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,11 @@ import xgboost as xgb
 from movierec.artifacts import personal_features as pf
 from movierec.artifacts.catalog import CatalogArrays
 
+from .metrics import stage
+
 LIKED_REASON_MIN_SIMILARITY = 0.3   # below this, the best-matching liked movie is not a credible reason
 CLUSTER_REASON = "popular with viewers like you"
+PROFILE_CACHE_SIZE = 4096           # profiles (a few KB each) of recently scored histories, per model version
 
 
 @dataclass
@@ -34,6 +39,27 @@ class PersonalArtifacts:
     candidates_cf: int = 200
     candidates_content: int = 100
     candidates_cluster: int = 100
+    _profiles: OrderedDict[bytes, pf.Profile] = field(default_factory=OrderedDict, repr=False, compare=False)
+    _profiles_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def profile(self, rows: np.ndarray, ratings: np.ndarray) -> pf.Profile:
+        """`pf.build_profile` of a history, from a bounded LRU keyed by the history's exact contents
+        (a known user's stored ratings, or an anonymous history sent again). The artifacts belong to one
+        model version, so a reload starts an empty cache. Profiles are shared: never mutate one."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ratings = np.asarray(ratings, dtype=np.float32)
+        key = b"%d:" % len(rows) + rows.tobytes() + ratings.tobytes()
+        with self._profiles_lock:
+            found = self._profiles.get(key)
+            if found is not None:
+                self._profiles.move_to_end(key)
+                return found
+        built = pf.build_profile(self.tables, rows, ratings)
+        with self._profiles_lock:
+            self._profiles[key] = built
+            while len(self._profiles) > PROFILE_CACHE_SIZE:
+                self._profiles.popitem(last=False)
+        return built
 
     def history(self, user_id: int) -> tuple[np.ndarray, np.ndarray] | None:
         """A known user's training ratings (catalog rows, ratings), or None for an unknown user."""
@@ -75,7 +101,8 @@ def load_personal(version_dir: Path, catalog: CatalogArrays, vectors: np.ndarray
 
 
 def profile_of(personal: PersonalArtifacts, rows: np.ndarray, ratings: np.ndarray) -> pf.Profile:
-    return pf.build_profile(personal.tables, rows, ratings)
+    with stage("feature_building"):
+        return personal.profile(rows, ratings)
 
 
 @dataclass
@@ -97,21 +124,26 @@ def recommend(personal: PersonalArtifacts, profile: pf.Profile, k: int, allowed:
         mask[profile.rows] = False
     if excluded:
         mask[np.fromiter(excluded, dtype=np.int64)] = False
-    c = pf.candidates(t, profile, mask, n_cf=personal.candidates_cf, n_content=personal.candidates_content,
-                      n_cluster=personal.candidates_cluster)
-    if len(c.rows) < k:  # narrow filters: fill with the best-rated allowed movies
-        extra = np.setdiff1d(np.flatnonzero(mask), c.rows)
-        extra = extra[np.argsort(-np.asarray(t.item_mean)[extra], kind="stable")[: k - len(c.rows)]]
-        c = pf.candidates_from_rows(t, profile, np.r_[c.rows, extra])
+    with stage("ann_search"):
+        c = pf.candidates(t, profile, mask, n_cf=personal.candidates_cf, n_content=personal.candidates_content,
+                          n_cluster=personal.candidates_cluster)
+        if len(c.rows) < k:  # narrow filters: fill with the best-rated allowed movies
+            extra = np.setdiff1d(np.flatnonzero(mask), c.rows)
+            extra = extra[np.argsort(-np.asarray(t.item_mean)[extra], kind="stable")[: k - len(c.rows)]]
+            c = pf.candidates_from_rows(t, profile, np.r_[c.rows, extra])
     if len(c.rows) == 0:
         empty = np.zeros(0, np.float32)
         return Recommended(np.zeros(0, np.int64), empty, empty, empty, np.zeros(0, np.int64), profile.rating_cluster)
-    x = pf.ranking_features(t, profile, c)
-    scores = pf.final_scores(personal.ranker.inplace_predict(x, predict_type="margin"), c, personal.cluster_boost)
+    with stage("feature_building"):
+        x = pf.ranking_features(t, profile, c)
+    with stage("xgboost_predict"):
+        margin = personal.ranker.inplace_predict(x, predict_type="margin")
+    scores = pf.final_scores(margin, c, personal.cluster_boost)
     top = np.argsort(-scores, kind="stable")[:k]
     pair = x[top, : len(pf.FEATURES)]
-    like = personal.classifier.inplace_predict(pair)
-    rating = np.clip(personal.regressor.inplace_predict(pair), 0.5, 5.0)
+    with stage("xgboost_predict"):
+        like = personal.classifier.inplace_predict(pair)
+        rating = np.clip(personal.regressor.inplace_predict(pair), 0.5, 5.0)
     return Recommended(c.rows[top], scores[top].astype(np.float32), np.asarray(like, np.float32),
                        np.asarray(rating, np.float32), _reasons(t, profile, c.rows[top]), profile.rating_cluster)
 
@@ -131,6 +163,9 @@ def reason_text(catalog: CatalogArrays, reason_row: int) -> str:
 def predict_ratings(personal: PersonalArtifacts, profile: pf.Profile, rows: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(predicted rating, like probability) for each row, in the order given."""
-    x = pf.pair_features(personal.tables, profile, rows)
-    rating = np.clip(personal.regressor.inplace_predict(x), 0.5, 5.0)
-    return np.asarray(rating, np.float32), np.asarray(personal.classifier.inplace_predict(x), np.float32)
+    with stage("feature_building"):
+        x = pf.pair_features(personal.tables, profile, rows)
+    with stage("xgboost_predict"):
+        rating = np.clip(personal.regressor.inplace_predict(x), 0.5, 5.0)
+        like = personal.classifier.inplace_predict(x)
+    return np.asarray(rating, np.float32), np.asarray(like, np.float32)
