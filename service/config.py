@@ -24,6 +24,7 @@ class ServeConfig:
     max_k: int = 100
     max_probes: int = 64
     max_exclude: int = 1000            # movies in Filters.exclude
+    blas_threads: int = 1              # per process (service/server.py: limit_blas_threads); 0 = library default
     grace_seconds: float = 10.0        # in-flight calls get this long to finish on SIGTERM
     drain_quiet_seconds: float = 0.3   # on SIGTERM, keep serving until no call started for this long
     drain_max_seconds: float = 3.0     # … but no longer than this (clients on open connections keep calling)
