@@ -164,6 +164,7 @@ def hello_server(workers: int = 1) -> Served:
 def build_requests(model: Any, n: int, seed: int = 7) -> dict[str, list[Any]]:
     """Realistic request messages per RPC, drawn from the catalog and the model's users."""
     import numpy as np
+
     from movierec.artifacts.catalog import MISSING_ID
     from movierec.v1 import recommender_pb2 as pb
 
@@ -381,6 +382,7 @@ def _scoring(rpc: str, model: Any, messages: list[Any]) -> tuple[Any, list[Any],
 def metrics_overhead() -> dict[str, float]:
     """Per-call cost of the metrics interceptor's wrapper and of one stage timer, in µs."""
     import grpc
+
     from movierec.service.metrics import MetricsInterceptor, stage
 
     async def handler(request: Any, context: Any) -> Any:

@@ -9,22 +9,19 @@ from movierec.v1 import recommender_pb2 as pb
 
 # Movie messages built once per (catalog, row): building one from the arrays costs ~15 µs
 # (numpy scalar reads, genre bits, string formatting), copying a built one into a reply ~3 µs,
-# and every RPC returns 10+ movies. Keyed by catalog identity; the entry holds the catalog,
-# so its id cannot be reused while cached, and only the last few catalogs (hot reload) are kept.
-_CACHED_CATALOGS = 2
-_movie_cache: list[tuple[CatalogArrays, list[pb.Movie | None]]] = []
+# and every RPC returns 10+ movies. Only the current catalog is cached, so after a hot reload
+# the previous version's memory is not kept alive by this cache.
+_movie_cache: tuple[CatalogArrays | None, list[pb.Movie | None]] = (None, [])
 
 
 def movie_message(catalog: CatalogArrays, row: int) -> pb.Movie:
     """The Movie message of `row`, shared: pass it into a reply's constructor (which copies it),
     never change it in place."""
-    for cached_catalog, movies in _movie_cache:
-        if cached_catalog is catalog:
-            break
-    else:
+    global _movie_cache
+    cached_catalog, movies = _movie_cache
+    if cached_catalog is not catalog:
         movies = [None] * len(catalog)
-        _movie_cache.insert(0, (catalog, movies))
-        del _movie_cache[_CACHED_CATALOGS:]
+        _movie_cache = (catalog, movies)
     movie = movies[row]
     if movie is None:
         movie = movies[row] = _build_movie(catalog, row)

@@ -25,12 +25,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from movierec.artifacts.text import analyze, name_tokens
-from movierec.artifacts.titles import split_year
-from movierec.trainer.config import ContentConfig
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
+
+from movierec.artifacts.text import analyze, name_tokens
+from movierec.artifacts.titles import split_year
+from movierec.trainer.config import ContentConfig
 
 NO_GENRE = "(no genres listed)"  # MovieLens' placeholder, not a genre
 
