@@ -69,17 +69,27 @@ class Server:
             await self.health.set(name, status)
 
     async def start(self) -> None:
+        """Alone, the port opens first (NOT_SERVING while loading, so probes see "alive").
+        A worker sharing the port with SO_REUSEPORT loads first instead: the kernel hands it
+        connections as soon as it listens, and a loading worker could only answer UNAVAILABLE."""
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.grpc.start()
-        log.info("listening on %s:%d (NOT_SERVING until the model loads)", self.config.host, self.port)
+        shares_port = self.config.workers > 1
+        if not shares_port:
+            await self._start_listening()
         model = await asyncio.to_thread(
             load_model, self.config.registry_dir, self.config.version, verify=self.config.verify_checksums
         )
+        if shares_port:
+            await self._start_listening()
         self.holder.set(model)
         metrics.observe_model(model)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info("SERVING model %s", model.version)
         await self.ops.start(model)
+
+    async def _start_listening(self) -> None:
+        await self.grpc.start()
+        log.info("listening on %s:%d (NOT_SERVING until the model loads)", self.config.host, self.port)
 
     async def stop(self) -> None:
         await self.health.enter_graceful_shutdown()

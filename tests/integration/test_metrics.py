@@ -12,6 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.bench import children_of
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
 from tests.conftest import RunningServer
@@ -81,25 +82,11 @@ def test_no_label_carries_a_movie_or_user_id(server):
     assert not labels & {"movie", "movie_id", "user", "user_id", "tmdb_id", "title"}
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 def test_two_workers_share_the_port_and_one_metrics_endpoint(trained):
     running = RunningServer(trained.path.parent, "--workers", "2", "--admin-port", "0", metrics=True)
     try:
         running.wait_serving()
-        workers = _children(running.process.pid)
+        workers = children_of(running.process.pid)
         assert len(workers) == 2
         calls = 20
         for _ in range(calls):  # a connection each: SO_REUSEPORT spreads connections, not calls
