@@ -56,7 +56,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from movierec.artifacts.search import SearchTables, has_search, normalize, read_search, title_search_key, trigrams
-from movierec.artifacts.text import project_text, query_terms
+from movierec.artifacts.text import query_terms, tfidf_row
 from movierec.artifacts.titles import split_year
 from movierec.index import Scope
 from movierec.v1 import recommender_pb2 as pb
@@ -87,6 +87,7 @@ FUZZY_CANDIDATES = 40
 PREFIX_KEYS = 64                             # prefix-matching keys kept (most popular first)
 POSTINGS_PER_KEY = 200                       # movies of one key considered (most popular first)
 TEXT_CANDIDATES = 30
+GEMV_ELEMENTS = 2048 * 128                   # free text's own inner products: matrix slice size
 LEXICAL_SHARE = 0.7                          # free text: share of BM25 (vs embedding cosine) in the blend
 _BARE_YEAR = re.compile(r"^(?P<title>.+?)\s+(?P<year>(?:18[89]|19\d|20\d)\d)$")
 
@@ -122,6 +123,18 @@ class SearchEngine:
         self.years = np.array(years, dtype=np.int32) if years is not None else np.zeros(len(self.prior), np.int32)
         self.text_dims = int(components.shape[0]) if components is not None else 0
         self.load_seconds = 0.0
+        # Free text's semantic candidates without FAISS (see _semantic): the text block as a plain
+        # contiguous array, and how far two float32 evaluations of one inner product can disagree.
+        self._idf64 = np.asarray(idf, dtype=np.float64) if idf is not None else None
+        self._components = np.asarray(components) if components is not None else None
+        self._plain_vectors = np.asarray(vectors) if vectors is not None else None
+        self._text_block: np.ndarray | None = None
+        self._ip_slack = 0.0
+        if (self._plain_vectors is not None and self.text_dims and self._plain_vectors.ndim == 2
+                and getattr(index, "ntotal", None) == len(self._plain_vectors)):
+            self._text_block = np.ascontiguousarray(self._plain_vectors[:, :self.text_dims], dtype=np.float32)
+            norms = np.linalg.norm(self._text_block, axis=1)
+            self._ip_slack = 4e-5 * float(norms.max()) if len(norms) else 0.0
         self._buckets: dict[int, dict[int, tuple[list[int], list[str]]]] = {}
         self._key_lengths: dict[int, np.ndarray] = {}
         for table in (tables.titles, tables.people, tables.keywords):
@@ -328,10 +341,14 @@ class SearchEngine:
         """Free text: embedding neighbours (global FAISS) ∪ lexical (BM25) candidates, one blended score."""
         if not self.has_text:
             return
-        columns = [self.vocabulary[t] for t in query_terms(query, self.vocabulary) if t in self.vocabulary]
+        terms = query_terms(query, self.vocabulary)
+        columns = [self.vocabulary[t] for t in terms if t in self.vocabulary]
         if not columns:
             return
-        projected = project_text(query, self.vocabulary, self.idf, self.components)
+        # = project_text(query, ...) from the terms above (stemming the query once, not twice)
+        tfidf_columns, values = tfidf_row(terms, self.vocabulary, self._idf64)
+        projected = (self._components[:, tfidf_columns].astype(np.float64)
+                     @ values.astype(np.float64)).astype(np.float32)
         norm = float(np.linalg.norm(projected))
         if not norm or not math.isfinite(norm):
             return
@@ -339,11 +356,13 @@ class SearchEngine:
         full = np.zeros(self.index.dim, dtype=np.float32)
         full[:self.text_dims] = q_text
         wanted = max(TEXT_CANDIDATES, 3 * k)
-        semantic, _ = self.index.search(
-            full, wanted, Scope.GLOBAL,
-            allowed=None if row_filter is None else row_filter.allowed,
-            exclude=() if row_filter is None else row_filter.excluded,
-        )
+        semantic = self._semantic(q_text, wanted) if row_filter is None else None
+        if semantic is None:
+            semantic, _ = self.index.search(
+                full, wanted, Scope.GLOBAL,
+                allowed=None if row_filter is None else row_filter.allowed,
+                exclude=() if row_filter is None else row_filter.excluded,
+            )
         lexical_score = None
         candidates = np.asarray(semantic, dtype=np.int64)
         terms = self.tables.terms
@@ -357,7 +376,7 @@ class SearchEngine:
             candidates = np.union1d(candidates, top)
         if not len(candidates):
             return
-        text = np.asarray(self.vectors[candidates][:, :self.text_dims], dtype=np.float32)
+        text = np.asarray(self._plain_vectors[candidates][:, :self.text_dims], dtype=np.float32)
         norms = np.linalg.norm(text, axis=1)
         cosine = np.clip((text @ q_text) / np.where(norms > 0, norms, 1.0), 0.0, 1.0)
         if lexical_score is not None and lexical_score.max() > 0:
@@ -372,6 +391,28 @@ class SearchEngine:
             seen = best.get(row)
             if seen is None or seen[0] < score:
                 best[row] = (score, TEXT, query, "")
+
+    def _semantic(self, q_text: np.ndarray, wanted: int) -> np.ndarray | None:
+        """The rows of the global FAISS search's top `wanted` (as a set), or None: ask FAISS.
+
+        The query is zero outside the text block, so FAISS's inner product is the text block's.
+        Computed here in another float32 summation order, each score can differ from FAISS's by
+        at most ~n·2⁻²⁴·|x|·|q|; when the `wanted`-th and next score are further apart than twice
+        that (`_ip_slack`), FAISS's top `wanted` is the same set. Otherwise (near ties) FAISS decides.
+        """
+        block = self._text_block
+        query = np.asarray(q_text, dtype=np.float32)
+        if block is None or wanted >= len(block):
+            return None
+        scores = np.empty(len(block), dtype=np.float32)
+        step = max(1, GEMV_ELEMENTS // block.shape[1])  # slices small enough for BLAS to stay on this thread
+        for start in range(0, len(block), step):
+            np.dot(block[start:start + step], query, out=scores[start:start + step])
+        part = np.argpartition(-scores, wanted)
+        top = part[:wanted]
+        if float(scores[top].min()) - float(scores[part[wanted]]) <= self._ip_slack:
+            return None
+        return top.astype(np.int64)
 
     # ------------------------------------------------------------------ the query
 
