@@ -271,6 +271,8 @@ class SearchEngine:
         keys, overlap = keys[long_enough], overlap[long_enough]
         if not len(keys):
             return []
+        if len(keys) <= FUZZY_CANDIDATES:
+            return keys.tolist()  # both tops are all of them (keys are sorted and distinct: union1d's answer)
         dice = 2.0 * overlap / (len(query_grams) + table.key_grams[keys])
         picked = np.union1d(_top(keys, dice, FUZZY_CANDIDATES), _top(keys, overlap + dice, FUZZY_CANDIDATES // 2))
         return picked.tolist()
