@@ -10,7 +10,19 @@ import re
 import unicodedata
 
 _YEAR_SUFFIX = re.compile(r"\s*\((\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$")
-_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+),\s*(?P<article>the|a|an|les|la|le|l'|il|das|der|die|el|los|las)$")
+# Articles MovieLens moves to the end ("Matrix, The", "Dolce Vita, La", "Atalante, L'"): one list,
+# used by the trainer for display titles and by the service for title lookups, so both agree.
+TITLE_ARTICLES: tuple[str, ...] = (
+    "The", "A", "An",                                  # English
+    "Les", "Le", "La", "L'", "Une", "Un",              # French
+    "Il", "I", "Lo", "Gli", "Una",                     # Italian
+    "Das", "Der", "Die",                               # German
+    "El", "Los", "Las",                                # Spanish
+    "Det", "Den", "De", "En",                          # Scandinavian
+    "Da",                                              # slang ("Hip Hop Witch, Da")
+)
+_KEY_ARTICLES = "|".join(re.escape(a.casefold()) for a in sorted(TITLE_ARTICLES, key=len, reverse=True))
+_TRAILING_ARTICLE = re.compile(rf"^(?P<rest>.+),\s*(?P<article>{_KEY_ARTICLES})$")
 _SPACES = re.compile(r"\s+")
 
 

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from movierec.artifacts.titles import TITLE_ARTICLES
 from movierec.trainer.ingest import MovieLens, Tmdb
 
 # ------------------------------------------------------------------ vocabulary
@@ -61,16 +62,6 @@ GENRE_MAP: dict[str, str | None] = {
 CANONICAL_GENRES: tuple[str, ...] = tuple(sorted({g for g in GENRE_MAP.values() if g}))
 _GENRE_RANK = {name: rank for rank, name in enumerate(CANONICAL_GENRES)}
 
-# Articles MovieLens moves to the end ("Matrix, The", "Dolce Vita, La", "Atalante, L'").
-TITLE_ARTICLES: tuple[str, ...] = (
-    "The", "A", "An",                                  # English
-    "Les", "Le", "La", "L'", "Une", "Un",              # French
-    "Il", "I", "Lo", "Gli", "Una",                     # Italian
-    "Das", "Der", "Die",                               # German
-    "El", "Los", "Las",                                # Spanish
-    "Det", "Den", "De", "En",                          # Scandinavian
-    "Da",                                              # slang ("Hip Hop Witch, Da")
-)
 IMDB_PREFIX = "tt"
 MAX_EXAMPLES = 5
 UNKNOWN_AMOUNT = 0  # TMDB writes 0 for an unknown budget, revenue or runtime

@@ -12,14 +12,7 @@ import pytest
 
 from movierec.trainer.errors import DataError
 from movierec.trainer.ingest import file_checksums, load_movielens, load_tmdb
-
-MOVIES = "ml-latest-small/movies.csv"
-RATINGS = "ml-latest-small/ratings.csv"
-TAGS = "ml-latest-small/tags.csv"
-LINKS = "ml-latest-small/links.csv"
-TMDB_MOVIES = "tmdb-5000/tmdb_5000_movies.csv"
-CREDITS_GZ = "tmdb-5000/tmdb_5000_credits.csv.gz"
-CREDITS_CSV = "tmdb-5000/tmdb_5000_credits.csv"
+from tests.unit.conftest import CREDITS_CSV, CREDITS_GZ, LINKS, MOVIES, RATINGS, TAGS, TMDB_MOVIES
 
 
 def load_all(data_dir):

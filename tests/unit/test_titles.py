@@ -23,3 +23,8 @@ def test_accents_and_case_are_folded():
 ])
 def test_trailing_year_is_split_off(raw, expected):
     assert split_year(raw) == expected
+
+
+def test_every_article_the_catalog_moves_is_moved_back_in_lookups():
+    assert title_key("Chien andalou, Un") == "un chien andalou"
+    assert title_key("Hip Hop Witch, Da") == "da hip hop witch"
