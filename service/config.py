@@ -32,6 +32,7 @@ class ServeConfig:
     log_level: str = "INFO"
     metrics_port: int = 9464           # Prometheus /metrics over HTTP; 0 disables metrics (service/metrics.py)
     workers: int = 1                   # serving processes sharing the port (SO_REUSEPORT; service/workers.py)
+    listen_while_loading: bool = False  # open the port before the model loads (NOT_SERVING meanwhile); see server.py
     # Lifecycle and robustness (service/operations.py, reload.py, admin.py, security.py)
     reload_poll_seconds: float = 5.0   # follow the `production` pointer; 0 disables polling (SIGHUP, Admin still work)
     admin_host: str = "127.0.0.1"      # not loopback: a bearer token is required (MOVIEREC_ADMIN_TOKEN or file)

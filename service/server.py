@@ -1,8 +1,12 @@
-"""The gRPC server process: start, report health, load the model, serve, drain on SIGTERM.
+"""The gRPC server process: start, load the model, serve, drain on SIGTERM.
 
-Health is NOT_SERVING from the moment the port is open until the model is loaded, so an
-orchestrator can tell "alive but loading" from "dead"; on SIGTERM/SIGINT it turns
-NOT_SERVING again, in-flight calls get `grace_seconds` to finish, and the process exits 0.
+The port opens once the model is loaded: processes may share a port (gRPC sets SO_REUSEPORT,
+so a rolling restart starts the new process beside the old one), and the kernel hands a
+listening process connections it could only answer UNAVAILABLE while loading.
+`--listen-while-loading` opens it first instead, with health NOT_SERVING until the model is
+loaded, for orchestrators that probe a process on its own port to tell "alive but loading"
+from "dead". On SIGTERM/SIGINT health turns NOT_SERVING, in-flight calls get `grace_seconds`
+to finish, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -69,27 +73,26 @@ class Server:
             await self.health.set(name, status)
 
     async def start(self) -> None:
-        """Alone, the port opens first (NOT_SERVING while loading, so probes see "alive").
-        A worker sharing the port with SO_REUSEPORT loads first instead: the kernel hands it
-        connections as soon as it listens, and a loading worker could only answer UNAVAILABLE."""
+        """Load, then listen (see the module docstring); workers of `--workers N` always load first."""
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        shares_port = self.config.workers > 1
-        if not shares_port:
+        listen_first = self.config.listen_while_loading and self.config.workers <= 1
+        if listen_first:
             await self._start_listening()
         model = await asyncio.to_thread(
             load_model, self.config.registry_dir, self.config.version, verify=self.config.verify_checksums
         )
-        if shares_port:
-            await self._start_listening()
         self.holder.set(model)
         metrics.observe_model(model)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        if not listen_first:
+            await self._start_listening()
         log.info("SERVING model %s", model.version)
         await self.ops.start(model)
 
     async def _start_listening(self) -> None:
         await self.grpc.start()
-        log.info("listening on %s:%d (NOT_SERVING until the model loads)", self.config.host, self.port)
+        waiting = "" if self.holder.loaded else " (NOT_SERVING until the model loads)"
+        log.info("listening on %s:%d%s", self.config.host, self.port, waiting)
 
     async def stop(self) -> None:
         await self.health.enter_graceful_shutdown()
@@ -152,6 +155,8 @@ def parse_args(argv: list[str] | None = None) -> ServeConfig:
     parser.add_argument("--log-level", dest="log_level")
     parser.add_argument("--metrics-port", type=int, help="Prometheus /metrics HTTP port (default: 9464; 0 disables)")
     parser.add_argument("--workers", type=int, help="serving processes sharing the port (default: 1)")
+    parser.add_argument("--listen-while-loading", action="store_true", default=None,
+                        help="open the port before the model loads, health NOT_SERVING meanwhile")
     parser.add_argument("--admin-host", help="Admin service address (default: 127.0.0.1; otherwise a token is needed)")
     parser.add_argument("--admin-port", type=int, help="Admin service port (default: 50052; 0 picks one; -1 disables)")
     parser.add_argument("--admin-token-file", help="file holding the Admin bearer token (or MOVIEREC_ADMIN_TOKEN)")

@@ -15,6 +15,8 @@ import grpc
 from movierec.v1 import recommender_pb2 as pb
 from movierec.v1 import recommender_pb2_grpc as pb_grpc
 
+from .retry import channel_options
+
 DEFAULT_TARGET = "localhost:50051"
 DEFAULT_TIMEOUT = 5.0
 
@@ -85,10 +87,13 @@ class MovieRecClient:
     def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float = DEFAULT_TIMEOUT,
                  channel: grpc.Channel | None = None, options: Sequence[tuple[str, Any]] = (),
                  root_certificates: bytes | None = None, private_key: bytes | None = None,
-                 certificate_chain: bytes | None = None):
+                 certificate_chain: bytes | None = None, retries: bool = True):
         """TLS when `root_certificates` (PEM CA bytes) is given; mutual TLS when the client's own
-        `private_key` and `certificate_chain` (PEM bytes) are given too. Plaintext otherwise."""
+        `private_key` and `certificate_chain` (PEM bytes) are given too. Plaintext otherwise.
+        `retries` applies movierec's retry policy (client/retry.py) so restarts of the server fail
+        no call; `options` given here win over it (gRPC takes the first value of a repeated key)."""
         if channel is None:
+            options = [*options, *(channel_options() if retries else [])]
             if root_certificates is not None or private_key is not None or certificate_chain is not None:
                 credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates,
                                                            private_key=private_key,
