@@ -1,4 +1,9 @@
-"""movierec-train: build a new registry version from the data directory."""
+"""movierec-train: build a new registry version from the data directory.
+
+Exit codes: 0 trained (and promoted unless --no-promote); 2 not trained (bad data, bad arguments,
+or MLFLOW_TRACKING_URI set but tracking unusable); 3 registered but the promotion gate failed;
+4 registered (and promoted if the gate passed) but logging it to MLflow failed.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,15 @@ import argparse
 import dataclasses
 import logging
 import sys
+import time
 from pathlib import Path
 
 from .config import TrainConfig
 from .errors import DataError
 from .pipeline import train
+from .tracking import TrackingError, from_environment
+
+log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,15 +40,31 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     try:
+        tracker = from_environment()     # None unless MLFLOW_TRACKING_URI is set; checked before minutes of work
+    except TrackingError as exc:
+        print(f"training not started: {exc}", file=sys.stderr)
+        return 2
+    started = time.time()
+    try:
         result = train(config)
     except (DataError, FileNotFoundError) as exc:
         print(f"training failed: {exc}", file=sys.stderr)
         return 2
+    tracking_failed = False
+    if tracker is not None:
+        try:
+            run_id = tracker.log_version(result, started=started)
+            print(f"logged to MLflow: experiment {tracker.experiment_id}, run {run_id}")
+        except Exception as exc:  # the version is registered already; tracking must not make it look lost
+            log.info("MLflow tracking traceback", exc_info=True)
+            print(f"version {result.version} is registered in {result.path.parent} but MLflow tracking failed: "
+                  f"{exc}", file=sys.stderr)
+            tracking_failed = True
     if result.gate is not None and not result.gate.passed:
         print(f"version {result.version} stays in staging: promotion gate failed "
               f"({', '.join(c.name for c in result.gate.failed)})", file=sys.stderr)
         return 3
-    return 0
+    return 4 if tracking_failed else 0
 
 
 def with_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
