@@ -17,10 +17,11 @@ help:
 	@echo "make test    run the test suite"
 	@echo "make train | data | proto | lint | clean"
 
+# The dev install includes the optional [mlflow] extra (~20 s) so `make test` runs the MLflow tracking tests.
 $(STAMP): pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ./clients/python -e ".[dev]"
+	$(PY) -m pip install --quiet -e ./clients/python -e ".[dev,mlflow]"
 	@touch $@
 
 install: $(STAMP)
