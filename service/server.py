@@ -16,6 +16,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -117,7 +118,9 @@ def limit_blas_threads(threads: int) -> None:
 _BLAS_LIMIT: threadpool_limits | None = None
 
 
-async def serve(config: ServeConfig) -> int:
+async def serve(config: ServeConfig, on_serving: Callable[[], None] | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; `on_serving` runs once the model is loaded and the port open
+    (a `--workers` parent learns this way that a replacement worker can take traffic)."""
     limit_blas_threads(config.blas_threads)
     try:
         server = Server(config)
@@ -140,6 +143,8 @@ async def serve(config: ServeConfig) -> int:
         log.error("cannot serve: %s", exc)
         await server.grpc.stop(0)
         return 2
+    if on_serving is not None:
+        on_serving()
     await stopping.wait()
     await server.stop()
     return 0

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import grpc
 import pytest
 
+from benchmarks.bench import children_of
 from movierec.client import channel_options
 from movierec.service.deadlines import DeadlineExceeded, check_deadline
 from movierec.v1 import recommender_pb2 as pb
@@ -89,11 +90,47 @@ def _on_shared_port(trained, port: int) -> RunningServer:
     return server
 
 
+async def _calls_during(target: str, restart) -> tuple[list[str], list[str]]:
+    """Status of every call made while `restart()` runs: by 4 callers with movierec's retry policy
+    and, only to report, by 2 without it; each caller has its own connection, so they spread over
+    the processes sharing the port."""
+    retried: list[str] = []
+    plain: list[str] = []
+    running = True
+
+    async def caller(stub, results: list[str]) -> None:
+        while running:
+            try:
+                await stub.SimilarMovies(pb.SimilarMoviesRequest(movie=pb.MovieRef(tmdb_id=100_001), k=5), timeout=5)
+                results.append("OK")
+            except grpc.aio.AioRpcError as exc:
+                results.append(exc.code().name)
+    own_connection = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [(grpc.aio.insecure_channel(target, options=[*own_connection, *channel_options()]), retried)
+                for _ in range(4)]
+    channels += [(grpc.aio.insecure_channel(target, options=own_connection), plain) for _ in range(2)]
+    tasks = [asyncio.ensure_future(caller(pb_grpc.RecommenderStub(c), results)) for c, results in channels]
+    await asyncio.sleep(0.5)
+    await restart()
+    await asyncio.sleep(0.5)
+    running = False
+    await asyncio.gather(*tasks)
+    for channel, _ in channels:
+        await channel.close()
+    return retried, plain
+
+
+def _report(what: str, retried: list[str], plain: list[str]) -> dict[str, int]:
+    failed = {code: retried.count(code) for code in set(retried) - {"OK"}}
+    print(f"\n{what}: {len(retried)} calls with the retry policy, {sum(failed.values())} failed; "
+          f"{len(plain)} calls without it, {len(plain) - plain.count('OK')} failed")
+    return failed
+
+
 def test_rolling_restart_of_two_processes_on_one_port_fails_no_call(trained):
     """Two processes share a port (gRPC sets SO_REUSEPORT); each in turn gets a successor started
-    beside it and is then stopped with SIGTERM, while callers with movierec's retry policy keep
-    calling on their own connections. Callers without the policy run alongside, only reported:
-    grpc core cancels the calls that race a process's stop, and only a retry can hide that."""
+    beside it and is then stopped with SIGTERM. grpc core cancels the calls that race a process's
+    stop; the client retry policy repeats them on the other process."""
     port = free_port()
     workers = [_on_shared_port(trained, port) for _ in range(2)]
     started = list(workers)
@@ -101,26 +138,7 @@ def test_rolling_restart_of_two_processes_on_one_port_fails_no_call(trained):
         for worker in workers:
             worker.wait_serving()
 
-        async def scenario() -> tuple[list[str], list[str]]:
-            retried: list[str] = []
-            plain: list[str] = []
-            running = True
-
-            async def caller(stub, results: list[str]) -> None:
-                while running:
-                    try:
-                        await stub.SimilarMovies(pb.SimilarMoviesRequest(movie=pb.MovieRef(tmdb_id=100_001), k=5),
-                                                 timeout=5)
-                        results.append("OK")
-                    except grpc.aio.AioRpcError as exc:
-                        results.append(exc.code().name)
-            own_connection = [("grpc.use_local_subchannel_pool", 1)]  # spread callers over both processes
-            channels = [(grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[*own_connection, *channel_options()]),
-                         retried) for _ in range(4)]
-            channels += [(grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=own_connection), plain)
-                         for _ in range(2)]
-            tasks = [asyncio.ensure_future(caller(pb_grpc.RecommenderStub(c), results)) for c, results in channels]
-            await asyncio.sleep(0.5)
+        async def restart_each() -> None:
             for number, old in enumerate(list(workers)):
                 successor = _on_shared_port(trained, port)
                 started.append(successor)
@@ -129,18 +147,39 @@ def test_rolling_restart_of_two_processes_on_one_port_fails_no_call(trained):
                 assert await asyncio.to_thread(old.process.wait, 30) == 0
                 workers[number] = successor
                 await asyncio.sleep(0.5)
-            running = False
-            await asyncio.gather(*tasks)
-            for channel, _ in channels:
-                await channel.close()
-            return retried, plain
 
-        retried, plain = asyncio.run(scenario())
-        failed = {code: retried.count(code) for code in set(retried) - {"OK"}}
-        print(f"\nrolling restart of 2 processes: {len(retried)} calls with the retry policy, "
-              f"{sum(failed.values())} failed; {len(plain)} calls without it, "
-              f"{len(plain) - plain.count('OK')} failed")
+        retried, plain = asyncio.run(_calls_during(f"127.0.0.1:{port}", restart_each))
+        failed = _report("rolling restart of 2 processes", retried, plain)
         assert not failed and len(retried) > 200, failed
     finally:
         for server in started:
             server.stop()
+
+
+def test_sigusr2_replaces_every_worker_without_a_failed_call(trained):
+    """`serve --workers 2` restarts its workers one by one on SIGUSR2, the port staying open."""
+    server = RunningServer(trained.path.parent, "--workers", "2", "--admin-port", "-1")
+    try:
+        server.wait_serving()
+        time.sleep(0.5)  # both workers up (wait_serving saw one)
+        before = set(children_of(server.process.pid))
+        assert len(before) == 2
+
+        async def roll() -> None:
+            server.process.send_signal(signal.SIGUSR2)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                now = set(children_of(server.process.pid))
+                if len(now) == 2 and not now & before:
+                    return
+            raise AssertionError("workers not replaced within 60 s")
+
+        retried, plain = asyncio.run(_calls_during(server.target, roll))
+        failed = _report("SIGUSR2 rolling restart of 2 workers", retried, plain)
+        assert not failed and len(retried) > 200, failed
+        assert server.process.poll() is None  # the parent kept serving through it
+    finally:
+        assert server.stop() == 0
+    log = server.process.stdout.read()
+    assert "rolling restart done" in log and "ERROR" not in log
