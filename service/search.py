@@ -6,16 +6,10 @@ the best hit per movie is kept. Ranking (one list across fields):
     score = field weight × match quality (× year factor for titles)
     order = score (rounded to 1e-4) descending, then popularity prior descending, then row
 
-Match quality of the normalised query q (accents, case and punctuation folded, see
-`artifacts.search.normalize`) against a key (a title, a person's name, a keyword):
-
-    exact key                                      1.00
-    prefix of a key (autocomplete, "star w")       0.90
-    fuzzy: rapidfuzz OSA similarity ≥ cutoff       sim, at most 0.95 (typo, transposition)
-    fuzzy prefix: OSA of q vs the key's first |q|  0.90 × sim (a typo while still typing)
-           characters (q of 4+ characters)
-
-    a title alias (a title's original/alternate title ×0.99, without its leading article ×0.97)
+Match quality of the normalised query against a key (exact 1.00, prefix 0.90, fuzzy OSA similarity
+≤ 0.95, fuzzy prefix 0.90 × similarity) and the trigram blocking behind fuzzy matches are in
+`service/name_match.py` (one `KeyMatcher` per table, built at load). A title alias scores its
+kind factor: a title's original/alternate title ×0.99, without its leading article ×0.97.
 
 Field weights: TITLE 1.00, PERSON 0.98, KEYWORD 0.92, TEXT 0.60 × cosine. So an exact title
 beats an exact name beats an exact keyword beats a title prefix; free-text (embedding) hits
@@ -24,10 +18,6 @@ movies all share the match score, so they come most popular first.
 
 Years: "heat 1995", "Heat (1995)" and "Matrix, The (1999)" are also tried without the year;
 a movie of that year gets +0.01, a title match of another year ×0.9.
-
-Fuzzy candidates come from trigram blocking: the keys sharing the most trigrams with q (Dice
-and containment, `FUZZY_CANDIDATES` each) are scored with rapidfuzz; exact and prefix matches
-are bisections of the sorted keys. Queries under 4 characters are prefix-only.
 
 Free text is hybrid. Semantic: the query is projected with `artifacts.text.project_text` (the same
 TF-IDF → SVD as the movies), placed in the text block of the content vector and searched in the
@@ -45,46 +35,33 @@ from __future__ import annotations
 import math
 import re
 import time
-from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
 
-from movierec.artifacts.search import SearchTables, has_search, normalize, read_search, title_search_key, trigrams
+from movierec.artifacts.search import SearchTables, has_search, normalize, read_search, title_search_key
 from movierec.artifacts.text import query_terms, tfidf_row
 from movierec.artifacts.titles import split_year
 from movierec.index import Scope
 from movierec.v1 import recommender_pb2 as pb
 
 if TYPE_CHECKING:
-    from movierec.artifacts.search import NameTable
-
     from .model import LoadedModel
     from .requests import RowFilter
+
+from .name_match import KeyMatcher
 
 TITLE, PERSON, KEYWORD, TEXT = pb.SEARCH_FIELD_TITLE, pb.SEARCH_FIELD_PERSON, pb.SEARCH_FIELD_KEYWORD, \
     pb.SEARCH_FIELD_TEXT
 ALL_FIELDS = (TITLE, PERSON, KEYWORD, TEXT)
 FIELD_WEIGHTS = {TITLE: 1.0, PERSON: 0.98, KEYWORD: 0.92, TEXT: 0.60}
 
-EXACT = 1.0
-PREFIX = 0.90
-FUZZY_MAX = 0.95
 TITLE_KIND_FACTOR = (1.0, 0.99, 0.97)        # own title, original/alternate title, article dropped
 YEAR_BONUS = 0.01
 YEAR_MISMATCH = 0.90
-MIN_FUZZY_LENGTH = 4
-SHORT_QUERY = 6                              # up to this length, fuzzy also tries every key of ±1 length
-GRAM_DF_FLOOR = 256                          # a trigram in more keys than this and 1/GRAM_DF_SHARE
-GRAM_DF_SHARE = 50                           # of them is not used for blocking
-MIN_FUZZY_PREFIX_LENGTH = 4
-FUZZY_CANDIDATES = 40
-PREFIX_KEYS = 64                             # prefix-matching keys kept (most popular first)
 POSTINGS_PER_KEY = 200                       # movies of one key considered (most popular first)
 TEXT_CANDIDATES = 30
 GEMV_ELEMENTS = 2048 * 128                   # free text's own inner products: matrix slice size
@@ -99,11 +76,6 @@ class Hit:
     field: int
     matched: str
     detail: str
-
-
-def fuzzy_cutoff(length: int) -> float:
-    """Smallest OSA similarity accepted: one edit per 5 characters (plus one), never below 0.6."""
-    return max(0.6, 1.0 - (1 + length // 5) / max(length, 1))
 
 
 class SearchEngine:
@@ -135,11 +107,8 @@ class SearchEngine:
             self._text_block = np.ascontiguousarray(self._plain_vectors[:, :self.text_dims], dtype=np.float32)
             norms = np.linalg.norm(self._text_block, axis=1)
             self._ip_slack = 4e-5 * float(norms.max()) if len(norms) else 0.0
-        self._buckets: dict[int, dict[int, tuple[list[int], list[str]]]] = {}
-        self._key_lengths: dict[int, np.ndarray] = {}
-        for table in (tables.titles, tables.people, tables.keywords):
-            self._length_buckets(table)
-            self._key_lengths[id(table)] = np.fromiter(map(len, table.keys), dtype=np.int32, count=len(table))
+        self.titles, self.people, self.keywords = (KeyMatcher(t) for t in (tables.titles, tables.people,
+                                                                           tables.keywords))
 
     @property
     def has_text(self) -> bool:
@@ -170,116 +139,9 @@ class SearchEngine:
         engine.load_seconds = time.perf_counter() - started
         return engine
 
-    # ------------------------------------------------------------------ matching one table
-
-    def match_keys(self, table: NameTable, q: str, enough: int = 0) -> dict[int, float]:
-        """Key id → match quality of the normalised query `q` (exact, prefix, fuzzy).
-
-        With `enough` > 0, an exact key with at least that many movies is returned alone: no prefix
-        or fuzzy match (quality < 1) could rank above any of them.
-        """
-        found: dict[int, float] = {}
-        if not q or len(table) == 0:
-            return found
-        keys = table.keys
-        lo = bisect_left(keys, q)
-        hi = bisect_left(keys, q + "\U0010ffff", lo)
-        if lo < hi:
-            if keys[lo] == q:
-                found[lo] = EXACT
-                if enough and int(table.indptr[lo + 1] - table.indptr[lo]) >= enough:
-                    return found
-                lo += 1
-            if hi - lo > PREFIX_KEYS:
-                window = np.asarray(table.key_prior[lo:hi])
-                chosen = lo + np.argpartition(-window, PREFIX_KEYS)[:PREFIX_KEYS]
-            else:
-                chosen = range(lo, hi)
-            for key_id in chosen:
-                found[int(key_id)] = PREFIX
-        if len(q) >= MIN_FUZZY_LENGTH:
-            for key_id, quality in self._fuzzy(table, q).items():
-                if quality > found.get(key_id, 0.0):
-                    found[key_id] = quality
-        return found
-
-    def _fuzzy(self, table: NameTable, q: str) -> dict[int, float]:
-        keys = table.keys
-        cutoff = fuzzy_cutoff(len(q))
-        out: dict[int, float] = {}
-        lengths = self._key_lengths[id(table)]
-        if not len(lengths) or lengths.max() < cutoff * len(q):
-            return out  # OSA similarity ≤ shorter/longer length: every key is too short to pass
-        # only keys long enough to pass the cutoff (as a whole, or by their first |q| characters)
-        candidates = self._fuzzy_candidates(table, q, lengths, cutoff * len(q))
-        choices = [keys[c] for c in candidates]
-        for _, sim, position in process.extract(q, choices, scorer=OSA.normalized_similarity,
-                                                score_cutoff=cutoff, limit=None):
-            out[candidates[position]] = min(float(sim), FUZZY_MAX)
-        if len(q) >= MIN_FUZZY_PREFIX_LENGTH:
-            size = len(q)
-            longer = [(c, choice[:size]) for c, choice in zip(candidates, choices, strict=True) if len(choice) > size]
-            for _, sim, position in process.extract(q, [head for _, head in longer], scorer=OSA.normalized_similarity,
-                                                    score_cutoff=cutoff, limit=None):
-                key_id = longer[position][0]
-                out[key_id] = max(out.get(key_id, 0.0), PREFIX * float(sim))
-        if len(q) <= SHORT_QUERY:
-            # A typo in a short word leaves it few trigrams in common with the right key: also score
-            # every key of about the same length (a few hundred strings per length).
-            buckets = self._length_buckets(table)
-            for size in range(len(q) - 1, len(q) + 2):
-                ids, strings = buckets.get(size, ((), ()))
-                for _, sim, position in process.extract(q, strings, scorer=OSA.normalized_similarity,
-                                                        score_cutoff=cutoff, limit=None):
-                    key_id = ids[position]
-                    out[key_id] = max(out.get(key_id, 0.0), min(float(sim), FUZZY_MAX))
-        return out
-
-    def _length_buckets(self, table: NameTable) -> dict[int, tuple[list[int], list[str]]]:
-        """Short keys by length: (key ids, keys), built once per table at load."""
-        buckets = self._buckets.get(id(table))
-        if buckets is None:
-            grouped: dict[int, list[int]] = {}
-            for key_id, key in enumerate(table.keys):
-                if len(key) <= SHORT_QUERY + 1:
-                    grouped.setdefault(len(key), []).append(key_id)
-            buckets = {size: (ids, [table.keys[i] for i in ids]) for size, ids in grouped.items()}
-            self._buckets[id(table)] = buckets
-        return buckets
-
-    def _fuzzy_candidates(self, table: NameTable, q: str, lengths: np.ndarray, min_length: float) -> list[int]:
-        query_grams = trigrams(q)
-        grams = np.asarray([table.gram_index[g] for g in query_grams if g in table.gram_index], dtype=np.int64)
-        if not len(grams):
-            return []
-        starts, ends = table.gram_indptr[grams], table.gram_indptr[grams + 1]
-        df = ends - starts
-        # Common trigrams (" th", "the") name thousands of keys and tell little: block on the rarer ones.
-        common = df > max(GRAM_DF_FLOOR, len(table) // GRAM_DF_SHARE)
-        if (~common).sum() < 2:
-            common = np.ones(len(grams), dtype=bool)
-            common[np.argsort(df, kind="stable")[:2]] = False
-        members = np.concatenate([table.gram_keys[s:e] for s, e in
-                                  zip(starts[~common].tolist(), ends[~common].tolist(), strict=True)])
-        if len(members) * 8 < len(table):
-            keys, overlap = np.unique(members, return_counts=True)
-        else:
-            counts = np.bincount(members, minlength=len(table))
-            keys = np.flatnonzero(counts)
-            overlap = counts[keys]
-        long_enough = lengths[keys] >= min_length
-        keys, overlap = keys[long_enough], overlap[long_enough]
-        if not len(keys):
-            return []
-        if len(keys) <= FUZZY_CANDIDATES:
-            return keys.tolist()  # both tops are all of them (keys are sorted and distinct: union1d's answer)
-        dice = 2.0 * overlap / (len(query_grams) + table.key_grams[keys])
-        picked = np.union1d(_top(keys, dice, FUZZY_CANDIDATES), _top(keys, overlap + dice, FUZZY_CANDIDATES // 2))
-        return picked.tolist()
-
     # ------------------------------------------------------------------ fields
 
-    def _field_hits(self, field: int, table: NameTable, variants: list[tuple[str, int | None]], k: int,
+    def _field_hits(self, field: int, matcher: KeyMatcher, variants: list[tuple[str, int | None]], k: int,
                     row_filter: RowFilter | None, best: dict[int, tuple[float, int, str, str]]) -> None:
         """Score every posting of the matched keys at once; keep each movie's best, then the field's top k.
 
@@ -287,48 +149,61 @@ class SearchEngine:
         alone, and its other fields can only score it lower (a movie keeps its best field).
         """
         weight = FIELD_WEIGHTS[field]
+        pointers = matcher.postings_start
         starts: list[int] = []
         ends: list[int] = []
         qualities: list[float] = []
         key_ids: list[int] = []
         years: list[int] = []
         for q, year in variants:
-            for key_id, quality in self.match_keys(table, q, k if year is None else 0).items():
-                start = int(table.indptr[key_id])
+            for key_id, quality in matcher.match(q, k if year is None else 0).items():
+                start = pointers[key_id]
                 starts.append(start)
-                ends.append(min(int(table.indptr[key_id + 1]), start + POSTINGS_PER_KEY))
+                ends.append(min(pointers[key_id + 1], start + POSTINGS_PER_KEY))
                 qualities.append(weight * quality)
                 key_ids.append(key_id)
                 years.append(-1 if year is None else year)
         if not starts:
             return
-        lengths = np.asarray(ends) - np.asarray(starts)
+        table = matcher.table
+        lengths = np.subtract(ends, starts)
         total = int(lengths.sum())
-        # postings of every matched key, concatenated: start of its key + position inside it
-        offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        postings = np.repeat(np.asarray(starts), lengths) + offsets
-        scores = np.repeat(np.asarray(qualities, dtype=np.float64), lengths)
-        keys = np.repeat(np.asarray(key_ids), lengths)
+        if total == len(starts):  # one posting per key (most titles): nothing to expand
+            postings = np.array(starts)
+            scores = np.array(qualities, dtype=np.float64)
+            keys = np.array(key_ids)
+            wanted = np.array(years)
+        else:
+            # postings of every matched key, concatenated: start of its key + position inside it
+            offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            postings = np.repeat(np.array(starts), lengths) + offsets
+            scores = np.repeat(np.array(qualities, dtype=np.float64), lengths)
+            keys = np.repeat(np.array(key_ids), lengths)
+            wanted = np.repeat(np.array(years), lengths)
+        rows = table.rows[postings]
         if field == TITLE:
             scores *= self.kind_factor[table.kinds[postings]]
-            wanted = np.repeat(np.asarray(years), lengths)
             named = wanted >= 0
             if named.any():
-                same = self.years[table.rows[postings]] == wanted
+                same = self.years[rows] == wanted
                 scores = np.where(named & same, scores + YEAR_BONUS, np.where(named, scores * YEAR_MISMATCH, scores))
-        rows = table.rows[postings]
         if row_filter is not None:
             keep = _passing(row_filter, rows)
             postings, scores, keys, rows = postings[keep], scores[keep], keys[keep], rows[keep]
         if not len(rows):
             return
         order = self._order(rows, scores)
-        rows, first = np.unique(rows[order], return_index=True)       # each movie's best posting
-        chosen = order[first]
-        chosen = chosen[self._order(table.rows[postings[chosen]], scores[chosen])[:k]]
-        for posting, score, key_id in zip(postings[chosen].tolist(), scores[chosen].tolist(), keys[chosen].tolist(),
-                                          strict=True):
-            row = int(table.rows[posting])
+        # A movie's first posting in ranking order is its best one, and these first postings are
+        # already in ranking order (distinct rows: the order is total), so the top k are the first k.
+        taken: dict[int, int] = {}
+        for position, row in zip(order.tolist(), rows[order].tolist(), strict=True):
+            if row not in taken:
+                taken[row] = position
+                if len(taken) == k:
+                    break
+        chosen = list(taken.values())
+        for row, posting, score, key_id in zip(taken, postings[chosen].tolist(), scores[chosen].tolist(),
+                                               keys[chosen].tolist(), strict=True):
             seen = best.get(row)
             if seen is None or seen[0] < score:
                 detail = table.detail(posting) if field == PERSON else ""
@@ -425,14 +300,13 @@ class SearchEngine:
         if row_filter is not None and not row_filter.active and not row_filter.excluded:
             row_filter = None
         best: dict[int, tuple[float, int, str, str]] = {}
-        tables = self.tables
         if TITLE in fields:
-            self._field_hits(TITLE, tables.titles, title_variants(query), k, row_filter, best)
+            self._field_hits(TITLE, self.titles, title_variants(query), k, row_filter, best)
         plain = normalize(query)
         if PERSON in fields:
-            self._field_hits(PERSON, tables.people, [(plain, None)], k, row_filter, best)
+            self._field_hits(PERSON, self.people, [(plain, None)], k, row_filter, best)
         if KEYWORD in fields:
-            self._field_hits(KEYWORD, tables.keywords, [(plain, None)], k, row_filter, best)
+            self._field_hits(KEYWORD, self.keywords, [(plain, None)], k, row_filter, best)
         if TEXT in fields and sum(1 for hit in best.values() if hit[0] > FIELD_WEIGHTS[TEXT]) < k:
             self._text_hits(query, k, row_filter, best)  # skipped when no text hit (≤ 0.6) could reach the top k
         prior = self.prior
@@ -460,12 +334,6 @@ def title_variants(query: str) -> list[tuple[str, int | None]]:
     if key:
         variants.append((key, year))
     return variants
-
-
-def _top(keys: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
-    if len(keys) <= n:
-        return keys
-    return keys[np.argpartition(-score, n)[:n]]
 
 
 def _passing(row_filter: RowFilter, rows: np.ndarray) -> np.ndarray:
