@@ -23,6 +23,7 @@ the dtypes the arithmetic wants, short keys bucketed by length, the postings poi
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from functools import lru_cache
 
@@ -156,7 +157,7 @@ class KeyMatcher:
             rare = sorted(found, key=_span_size)[:2]
         members = np.concatenate([self._gram_keys[start:end] for start, end in rare])  # a copy: sorted in place
         if min_length > self._shortest:
-            members = members[self._lengths[members] >= min_length]
+            members = members[self._lengths[members] >= math.ceil(min_length)]  # integer lengths: same test
             if not len(members):
                 return []
         # distinct keys (ascending) and how many of the rare trigrams each has: one sort, no np.unique
@@ -171,9 +172,14 @@ class KeyMatcher:
         overlap = np.empty(len(starts), dtype=np.int64)
         np.subtract(starts[1:], starts[:-1], out=overlap[:-1])
         overlap[-1] = len(members) - starts[-1]
-        dice = 2.0 * overlap / (len(grams) + self._key_grams[keys])
-        picked = set(_top(keys, dice, FUZZY_CANDIDATES).tolist())
-        picked.update(_top(keys, overlap + dice, FUZZY_CANDIDATES // 2).tolist())
+        # -Dice and -(overlap + Dice), bit for bit (negation is exact), without negating copies
+        denominator = self._key_grams[keys]
+        denominator += len(grams)
+        negative = np.multiply(overlap, -2.0)
+        negative /= denominator
+        picked = set(keys[np.argpartition(negative, FUZZY_CANDIDATES)[:FUZZY_CANDIDATES]].tolist())
+        negative -= overlap
+        picked.update(keys[np.argpartition(negative, FUZZY_CANDIDATES // 2)[:FUZZY_CANDIDATES // 2]].tolist())
         return sorted(picked)
 
     def _length_buckets(self) -> dict[int, tuple[list[int], list[str]]]:
@@ -187,13 +193,6 @@ class KeyMatcher:
 
 def _span_size(span: tuple[int, int]) -> int:
     return span[1] - span[0]
-
-
-def _top(keys: np.ndarray, score: np.ndarray, n: int) -> np.ndarray:
-    """The keys of the n highest scores (ties as np.argpartition breaks them)."""
-    if len(keys) <= n:
-        return keys
-    return keys[np.argpartition(-score, n)[:n]]
 
 
 __all__ = ["EXACT", "FUZZY_MAX", "KeyMatcher", "PREFIX", "fuzzy_cutoff", "query_trigrams"]

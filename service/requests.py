@@ -85,6 +85,13 @@ class RowFilter:
     def active(self) -> bool:
         return self.allowed is not None
 
+    def passes(self, rows: np.ndarray) -> np.ndarray:
+        """Which of `rows` the filters let through (bool per row)."""
+        keep = np.ones(len(rows), dtype=bool) if self.allowed is None else np.asarray(self.allowed)[rows]
+        if self.excluded:
+            keep &= ~np.isin(rows, np.fromiter(self.excluded, dtype=np.int64))
+        return keep
+
 
 def read_filters(model: LoadedModel, filters: pb.Filters, max_exclude: int, field: str = "filters") -> RowFilter:
     catalog = model.catalog

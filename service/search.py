@@ -19,10 +19,9 @@ movies all share the match score, so they come most popular first.
 Years: "heat 1995", "Heat (1995)" and "Matrix, The (1999)" are also tried without the year;
 a movie of that year gets +0.01, a title match of another year ×0.9.
 
-Free text is hybrid. Semantic: the query is projected with `artifacts.text.project_text` (the same
-TF-IDF → SVD as the movies), placed in the text block of the content vector and searched in the
-global FAISS index. Lexical: BM25 over the same analysed soups (`search/terms.*`, built by the
-trainer). The union of both candidate lists is scored
+Free text (service/free_text.py) is hybrid: the query projected into the content embedding
+(the same TF-IDF → SVD as the movies) and BM25 over the same analysed soups; the union of both
+candidate lists is scored
 
     text match = 0.3 × cosine(query, movie text block) + 0.7 × BM25 / best BM25 of this query
 
@@ -32,7 +31,6 @@ so a movie that has the query's words *and* sits near it in the embedding comes 
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections.abc import Iterable
@@ -43,29 +41,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from movierec.artifacts.search import SearchTables, has_search, normalize, read_search, title_search_key
-from movierec.artifacts.text import query_terms, tfidf_row
 from movierec.artifacts.titles import split_year
-from movierec.index import Scope
 from movierec.v1 import recommender_pb2 as pb
 
 if TYPE_CHECKING:
     from .model import LoadedModel
     from .requests import RowFilter
 
+from .free_text import TEXT_WEIGHT, FreeText
 from .name_match import KeyMatcher
+from .ranking import ranking_order
 
 TITLE, PERSON, KEYWORD, TEXT = pb.SEARCH_FIELD_TITLE, pb.SEARCH_FIELD_PERSON, pb.SEARCH_FIELD_KEYWORD, \
     pb.SEARCH_FIELD_TEXT
 ALL_FIELDS = (TITLE, PERSON, KEYWORD, TEXT)
-FIELD_WEIGHTS = {TITLE: 1.0, PERSON: 0.98, KEYWORD: 0.92, TEXT: 0.60}
+FIELD_WEIGHTS = {TITLE: 1.0, PERSON: 0.98, KEYWORD: 0.92, TEXT: TEXT_WEIGHT}
 
 TITLE_KIND_FACTOR = (1.0, 0.99, 0.97)        # own title, original/alternate title, article dropped
 YEAR_BONUS = 0.01
 YEAR_MISMATCH = 0.90
 POSTINGS_PER_KEY = 200                       # movies of one key considered (most popular first)
-TEXT_CANDIDATES = 30
-GEMV_ELEMENTS = 2048 * 128                   # free text's own inner products: matrix slice size
-LEXICAL_SHARE = 0.7                          # free text: share of BM25 (vs embedding cosine) in the blend
 _BARE_YEAR = re.compile(r"^(?P<title>.+?)\s+(?P<year>(?:18[89]|19\d|20\d)\d)$")
 
 
@@ -87,32 +82,18 @@ class SearchEngine:
         self.tables = tables
         self.prior = np.array(tables.prior, dtype=np.float32)
         self.kind_factor = np.array(TITLE_KIND_FACTOR + (1.0,) * (256 - len(TITLE_KIND_FACTOR)))
-        self.index = index
-        self.vectors = vectors
-        self.vocabulary = vocabulary or {}
-        self.idf = idf
-        self.components = components
         self.years = np.array(years, dtype=np.int32) if years is not None else np.zeros(len(self.prior), np.int32)
-        self.text_dims = int(components.shape[0]) if components is not None else 0
         self.load_seconds = 0.0
-        # Free text's semantic candidates without FAISS (see _semantic): the text block as a plain
-        # contiguous array, and how far two float32 evaluations of one inner product can disagree.
-        self._idf64 = np.asarray(idf, dtype=np.float64) if idf is not None else None
-        self._components = np.asarray(components) if components is not None else None
-        self._plain_vectors = np.asarray(vectors) if vectors is not None else None
-        self._text_block: np.ndarray | None = None
-        self._ip_slack = 0.0
-        if (self._plain_vectors is not None and self.text_dims and self._plain_vectors.ndim == 2
-                and getattr(index, "ntotal", None) == len(self._plain_vectors)):
-            self._text_block = np.ascontiguousarray(self._plain_vectors[:, :self.text_dims], dtype=np.float32)
-            norms = np.linalg.norm(self._text_block, axis=1)
-            self._ip_slack = 4e-5 * float(norms.max()) if len(norms) else 0.0
+        self.text: FreeText | None = None
+        if vocabulary and idf is not None and FreeText.usable(index, vectors, components):
+            self.text = FreeText(index=index, vectors=vectors, vocabulary=vocabulary, idf=idf, components=components,
+                                 terms=tables.terms, prior=self.prior)
         self.titles, self.people, self.keywords = (KeyMatcher(t) for t in (tables.titles, tables.people,
                                                                            tables.keywords))
 
     @property
     def has_text(self) -> bool:
-        return self.index is not None and self.components is not None and bool(self.vocabulary)
+        return self.text is not None
 
     @classmethod
     def load(cls, version_dir: Path, *, index: Any, vectors: np.ndarray, years: np.ndarray,
@@ -188,11 +169,11 @@ class SearchEngine:
                 same = self.years[rows] == wanted
                 scores = np.where(named & same, scores + YEAR_BONUS, np.where(named, scores * YEAR_MISMATCH, scores))
         if row_filter is not None:
-            keep = _passing(row_filter, rows)
+            keep = row_filter.passes(rows)
             postings, scores, keys, rows = postings[keep], scores[keep], keys[keep], rows[keep]
         if not len(rows):
             return
-        order = self._order(rows, scores)
+        order = ranking_order(rows, scores, self.prior)
         # A movie's first posting in ranking order is its best one, and these first postings are
         # already in ranking order (distinct rows: the order is total), so the top k are the first k.
         taken: dict[int, int] = {}
@@ -209,87 +190,6 @@ class SearchEngine:
                 detail = table.detail(posting) if field == PERSON else ""
                 best[row] = (score, field, table.display[key_id], detail)
 
-    def _order(self, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """Ranking order: score (to 1e-4) descending, then prior descending, then row."""
-        return np.lexsort((rows, -self.prior[rows], -np.round(scores, 4)))
-
-    def _text_hits(self, query: str, k: int, row_filter: RowFilter | None,
-                   best: dict[int, tuple[float, int, str, str]]) -> None:
-        """Free text: embedding neighbours (global FAISS) ∪ lexical (BM25) candidates, one blended score."""
-        if not self.has_text:
-            return
-        terms = query_terms(query, self.vocabulary)
-        columns = [self.vocabulary[t] for t in terms if t in self.vocabulary]
-        if not columns:
-            return
-        # = project_text(query, ...) from the terms above (stemming the query once, not twice)
-        tfidf_columns, values = tfidf_row(terms, self.vocabulary, self._idf64)
-        projected = (self._components[:, tfidf_columns].astype(np.float64)
-                     @ values.astype(np.float64)).astype(np.float32)
-        norm = float(np.linalg.norm(projected))
-        if not norm or not math.isfinite(norm):
-            return
-        q_text = projected / norm
-        full = np.zeros(self.index.dim, dtype=np.float32)
-        full[:self.text_dims] = q_text
-        wanted = max(TEXT_CANDIDATES, 3 * k)
-        semantic = self._semantic(q_text, wanted) if row_filter is None else None
-        if semantic is None:
-            semantic, _ = self.index.search(
-                full, wanted, Scope.GLOBAL,
-                allowed=None if row_filter is None else row_filter.allowed,
-                exclude=() if row_filter is None else row_filter.excluded,
-            )
-        lexical_score = None
-        candidates = np.asarray(semantic, dtype=np.int64)
-        terms = self.tables.terms
-        if terms is not None:
-            lexical_score = terms.scores(columns, len(self.prior))
-            if row_filter is not None:
-                lexical_score[~_passing(row_filter, np.arange(len(lexical_score)))] = 0.0
-            top = np.flatnonzero(lexical_score)
-            if len(top) > wanted:
-                top = top[np.argpartition(-lexical_score[top], wanted)[:wanted]]
-            candidates = np.union1d(candidates, top)
-        if not len(candidates):
-            return
-        text = np.asarray(self._plain_vectors[candidates][:, :self.text_dims], dtype=np.float32)
-        norms = np.linalg.norm(text, axis=1)
-        cosine = np.clip((text @ q_text) / np.where(norms > 0, norms, 1.0), 0.0, 1.0)
-        if lexical_score is not None and lexical_score.max() > 0:
-            blended = (1.0 - LEXICAL_SHARE) * cosine + LEXICAL_SHARE * lexical_score[candidates] / lexical_score.max()
-        else:
-            blended = cosine
-        scores = FIELD_WEIGHTS[TEXT] * blended
-        chosen = self._order(candidates, scores)[:k]
-        for row, score in zip(candidates[chosen].tolist(), scores[chosen].tolist(), strict=True):
-            if score <= 0:
-                continue
-            seen = best.get(row)
-            if seen is None or seen[0] < score:
-                best[row] = (score, TEXT, query, "")
-
-    def _semantic(self, q_text: np.ndarray, wanted: int) -> np.ndarray | None:
-        """The rows of the global FAISS search's top `wanted` (as a set), or None: ask FAISS.
-
-        The query is zero outside the text block, so FAISS's inner product is the text block's.
-        Computed here in another float32 summation order, each score can differ from FAISS's by
-        at most ~n·2⁻²⁴·|x|·|q|; when the `wanted`-th and next score are further apart than twice
-        that (`_ip_slack`), FAISS's top `wanted` is the same set. Otherwise (near ties) FAISS decides.
-        """
-        block = self._text_block
-        query = np.asarray(q_text, dtype=np.float32)
-        if block is None or wanted >= len(block):
-            return None
-        scores = np.empty(len(block), dtype=np.float32)
-        step = max(1, GEMV_ELEMENTS // block.shape[1])  # slices small enough for BLAS to stay on this thread
-        for start in range(0, len(block), step):
-            np.dot(block[start:start + step], query, out=scores[start:start + step])
-        part = np.argpartition(-scores, wanted)
-        top = part[:wanted]
-        if float(scores[top].min()) - float(scores[part[wanted]]) <= self._ip_slack:
-            return None
-        return top.astype(np.int64)
 
     # ------------------------------------------------------------------ the query
 
@@ -307,8 +207,12 @@ class SearchEngine:
             self._field_hits(PERSON, self.people, [(plain, None)], k, row_filter, best)
         if KEYWORD in fields:
             self._field_hits(KEYWORD, self.keywords, [(plain, None)], k, row_filter, best)
-        if TEXT in fields and sum(1 for hit in best.values() if hit[0] > FIELD_WEIGHTS[TEXT]) < k:
-            self._text_hits(query, k, row_filter, best)  # skipped when no text hit (≤ 0.6) could reach the top k
+        if self.text is not None and TEXT in fields and sum(1 for hit in best.values() if hit[0] > TEXT_WEIGHT) < k:
+            # skipped when no text hit (≤ 0.6) could reach the top k
+            for row, score in self.text.hits(query, k, row_filter):
+                seen = best.get(row)
+                if seen is None or seen[0] < score:
+                    best[row] = (score, TEXT, query, "")
         prior = self.prior
         ranked = sorted(best.items(), key=lambda item: (-round(item[1][0], 4), -float(prior[item[0]]), item[0]))
         return [Hit(row, min(score, 1.0), field, matched, detail)
@@ -334,13 +238,6 @@ def title_variants(query: str) -> list[tuple[str, int | None]]:
     if key:
         variants.append((key, year))
     return variants
-
-
-def _passing(row_filter: RowFilter, rows: np.ndarray) -> np.ndarray:
-    keep = np.ones(len(rows), dtype=bool) if row_filter.allowed is None else np.asarray(row_filter.allowed)[rows]
-    if row_filter.excluded:
-        keep &= ~np.isin(rows, np.fromiter(row_filter.excluded, dtype=np.int64))
-    return keep
 
 
 def engine_of(model: LoadedModel) -> SearchEngine | None:
