@@ -96,11 +96,11 @@ class FreeText:
                 lexical_top = lexical_top[np.argpartition(-lexical[lexical_top], wanted)[:wanted]]
             if not lexical_top.size or not lexical.max() > 0:
                 lexical = None  # no BM25 anywhere: the blend is the cosine alone
-        base = sure if lexical_top is None else np.union1d(sure, lexical_top)
+        base = sure if lexical_top is None else _union(sure, lexical_top)
         extra = np.setdiff1d(unsure, base, assume_unique=True) if len(unsure) else unsure
         if not len(extra):  # FAISS's choice among `unsure` (if any) are candidates anyway
             return _positive(self._top(base, products, lexical, k))
-        ranked = self._top(np.union1d(base, extra), products, lexical, k)
+        ranked = self._top(_union(base, extra), products, lexical, k)
         if not set(row for row, _ in ranked) & set(extra.tolist()):
             return _positive(ranked)  # whichever of `unsure` FAISS returns, none reaches the top k
         full = np.zeros(self.index.dim, dtype=np.float32)
@@ -112,7 +112,7 @@ class FreeText:
         )
         candidates = np.asarray(semantic, dtype=np.int64)
         if lexical_top is not None:
-            candidates = np.union1d(candidates, lexical_top)
+            candidates = _union(candidates, lexical_top)
         return _positive(self._top(candidates, products, lexical, k))
 
     def _products(self, q_text: np.ndarray) -> np.ndarray:
@@ -164,6 +164,16 @@ class FreeText:
         scores = TEXT_WEIGHT * blended
         chosen = ranking_order(candidates, scores, self.prior)[:k]
         return list(zip(candidates[chosen].tolist(), scores[chosen].tolist(), strict=True))
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.union1d (sorted distinct rows) for short arrays, without its generic overhead."""
+    both = np.concatenate((a, b))
+    both.sort()
+    first = np.empty(len(both), dtype=bool)
+    first[:1] = True
+    np.not_equal(both[1:], both[:-1], out=first[1:])
+    return both[first]
 
 
 def _positive(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -82,6 +82,7 @@ class SearchEngine:
         self.tables = tables
         self.prior = np.array(tables.prior, dtype=np.float32)
         self.kind_factor = np.array(TITLE_KIND_FACTOR + (1.0,) * (256 - len(TITLE_KIND_FACTOR)))
+        self._title_factor = self.kind_factor[np.asarray(tables.titles.kinds, dtype=np.uint8)]  # per title posting
         self.years = np.array(years, dtype=np.int32) if years is not None else np.zeros(len(self.prior), np.int32)
         self.load_seconds = 0.0
         self.text: FreeText | None = None
@@ -147,25 +148,24 @@ class SearchEngine:
         if not starts:
             return
         table = matcher.table
-        lengths = np.subtract(ends, starts)
-        total = int(lengths.sum())
-        if total == len(starts):  # one posting per key (most titles): nothing to expand
+        if sum(ends) - sum(starts) == len(starts):  # one posting per key (most titles): nothing to expand
             postings = np.array(starts)
             scores = np.array(qualities, dtype=np.float64)
             keys = np.array(key_ids)
             wanted = np.array(years)
         else:
             # postings of every matched key, concatenated: start of its key + position inside it
-            offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            lengths = np.subtract(ends, starts)
+            offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
             postings = np.repeat(np.array(starts), lengths) + offsets
             scores = np.repeat(np.array(qualities, dtype=np.float64), lengths)
             keys = np.repeat(np.array(key_ids), lengths)
             wanted = np.repeat(np.array(years), lengths)
         rows = table.rows[postings]
         if field == TITLE:
-            scores *= self.kind_factor[table.kinds[postings]]
-            named = wanted >= 0
-            if named.any():
+            scores *= self._title_factor[postings]
+            if max(years) >= 0:  # the query names a year
+                named = wanted >= 0
                 same = self.years[rows] == wanted
                 scores = np.where(named & same, scores + YEAR_BONUS, np.where(named, scores * YEAR_MISMATCH, scores))
         if row_filter is not None:

@@ -1,0 +1,88 @@
+"""Fuzzy matching's brute-force part: every key of about a short query's length, scored with OSA.
+
+A typo in a 4-6 character query leaves it one or two trigrams in common with the right key, too
+few for trigram blocking, so `KeyMatcher` also scores every key of length |q| − 1 … |q| + 1.
+With rapidfuzz that is ~60 ns a key, and a 6-character query meets ~4,000 such keys over the
+three tables (~0.25 ms). Nearly all of them share too few characters with the query to pass:
+
+    OSA distance ≥ the number of distinct characters one string has and the other lacks
+
+(each edit — substitution, insertion, deletion, transposition — brings at most one character
+into either set difference). A key whose bound exceeds the distance the cutoff allows cannot
+pass, so only the others are scored; the answer, and the order rapidfuzz returns it in, are the
+same. Characters are compared by class (a-z, 0-9, space, everything else as one class), which
+can only lower the bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+_CLASS = {c: i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789 ")}
+_OTHER = len(_CLASS)                       # every other character: one shared bit
+_ALL = (1 << (_OTHER + 1)) - 1
+_SLACK = 1e-9                              # keeps keys a float rounding away from the allowed distance
+_BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+
+def character_mask(text: str) -> int:
+    """Bit per character class present in `text`."""
+    mask = 0
+    for char in text:
+        mask |= 1 << _CLASS.get(char, _OTHER)
+    return mask
+
+
+def _popcount(values: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):  # numpy ≥ 2.0
+        return np.bitwise_count(values)
+    return _BYTE_BITS[values.view(np.uint8)].reshape(len(values), -1).sum(axis=1)
+
+
+class ShortKeys:
+    """The keys of lengths q−1 … q+1 for each short query length, with their character masks."""
+
+    def __init__(self, keys: list[str], sizes: range, cutoff: Callable[[int], float]):
+        by_length: dict[int, list[int]] = {}
+        for key_id, key in enumerate(keys):
+            if sizes.start - 1 <= len(key) <= sizes.stop:
+                by_length.setdefault(len(key), []).append(key_id)
+        self._windows = {}
+        for size in sizes:
+            ids = [key_id for length in range(size - 1, size + 2) for key_id in by_length.get(length, ())]
+            strings = [keys[i] for i in ids]
+            bounds = np.cumsum([0] + [len(by_length.get(length, ())) for length in range(size - 1, size + 2)])
+            allowed = np.array([(1.0 - cutoff(size)) * max(size, len(s)) + _SLACK for s in strings])
+            masks = np.array([character_mask(s) for s in strings], dtype=np.int64)
+            self._windows[size] = (ids, strings, bounds.tolist(), masks, allowed)
+        self._cutoff = cutoff
+
+    def matches(self, q: str) -> Iterator[tuple[int, float]]:
+        """(key id, OSA similarity ≥ cutoff) of the keys of length |q|−1, then |q|, then |q|+1, each
+        length best first — what rapidfuzz's extract over each length's keys returns."""
+        window = self._windows.get(len(q))
+        if window is None:
+            return
+        ids, strings, bounds, masks, allowed = window
+        mask = character_mask(q)
+        lacking = np.maximum(_popcount(masks & (_ALL ^ mask)), _popcount((masks ^ _ALL) & mask))
+        kept = np.flatnonzero(lacking <= allowed).tolist()
+        cutoff = self._cutoff(len(q))
+        start = 0
+        for end in bounds[1:]:
+            group = []
+            while start < len(kept) and kept[start] < end:
+                group.append(kept[start])
+                start += 1
+            if group:
+                for _, sim, position in process.extract(q, [strings[i] for i in group],
+                                                        scorer=OSA.normalized_similarity,
+                                                        score_cutoff=cutoff, limit=None):
+                    yield ids[group[position]], sim
+
+
+__all__ = ["ShortKeys", "character_mask"]
