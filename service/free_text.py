@@ -28,7 +28,7 @@ import numpy as np
 
 from movierec.artifacts.search import TermPostings
 from movierec.artifacts.text import query_terms, tfidf_row
-from movierec.index import Scope
+from movierec.index import Scope, exact_heap_limit
 
 from .ranking import ranking_order
 
@@ -39,6 +39,7 @@ TEXT_WEIGHT = 0.60                           # field weight: a text hit scores a
 TEXT_CANDIDATES = 30                         # at least this many rows from each half (3·k for larger k)
 LEXICAL_SHARE = 0.7                          # share of BM25 (vs embedding cosine) in the blend
 GEMV_ELEMENTS = 2048 * 128                   # own inner products: matrix slice size
+BLOCK_GROWTH = 4                             # _may_enter: fewer blocks, a few more rows for FAISS to score
 FLOAT32_DOT_SLACK = 4e-5                     # × largest row norm: two float32 inner products can differ by less / 2
 
 
@@ -103,17 +104,47 @@ class FreeText:
         ranked = self._top(_union(base, extra), products, lexical, k)
         if not set(row for row, _ in ranked) & set(extra.tolist()):
             return _positive(ranked)  # whichever of `unsure` FAISS returns, none reaches the top k
-        full = np.zeros(self.index.dim, dtype=np.float32)
-        full[:self.text_dims] = q_text
-        semantic, _ = self.index.search(
-            full, wanted, Scope.GLOBAL,
-            allowed=None if row_filter is None else row_filter.allowed,
-            exclude=() if row_filter is None else row_filter.excluded,
-        )
-        candidates = np.asarray(semantic, dtype=np.int64)
+        semantic = self._faiss(q_text, wanted, products, row_filter)
+        candidates = semantic
         if lexical_top is not None:
             candidates = _union(candidates, lexical_top)
         return _positive(self._top(candidates, products, lexical, k))
+
+    def _faiss(self, q_text: np.ndarray, wanted: int, products: np.ndarray,
+               row_filter: RowFilter | None) -> np.ndarray:
+        """The global FAISS search's top `wanted` rows (near ties broken its way)."""
+        full = np.zeros(self.index.dim, dtype=np.float32)
+        full[:self.text_dims] = q_text
+        if row_filter is None and wanted < exact_heap_limit():  # the same answer from fewer rows (_may_enter)
+            semantic, _ = self.index.search(full, wanted, Scope.GLOBAL, allowed=self._may_enter(products, wanted))
+        else:
+            semantic, _ = self.index.search(full, wanted, Scope.GLOBAL, allowed=row_filter.allowed,
+                                            exclude=row_filter.excluded)
+        return np.asarray(semantic, dtype=np.int64)
+
+    def _may_enter(self, products: np.ndarray, size: int) -> np.ndarray:
+        """Rows that may enter FAISS's best `size` while it scans all rows in order (bool per row).
+
+        An exact FAISS search keeps the best `size` rows seen so far and admits a row only if it
+        beats the worst of them; a row it rejects changes nothing. So a search restricted (by its
+        selector, which skips rows) to a superset of the rows it admits ends with the same rows,
+        ties included, for a fraction of the inner products. Row j is surely rejected when its own
+        product is below the size-th best product of the rows before it by more than the slack;
+        that size-th best is bounded from below block by block (blocks growing ×BLOCK_GROWTH from `size`).
+        Only for sizes below `exact_heap_limit()`: a reservoir admits more rows than this bound.
+        """
+        n = len(products)
+        may = np.ones(n, dtype=bool)
+        best = products[:size].copy()  # the `size` best products so far, unordered
+        start = size
+        while start < n:
+            end = min(n, BLOCK_GROWTH * start)
+            block = products[start:end]
+            may[start:end] = block.astype(np.float64) > float(best.min()) - self._slack
+            both = np.concatenate((best, block))
+            best = np.partition(both, len(both) - size)[len(both) - size:]
+            start = end
+        return may
 
     def _products(self, q_text: np.ndarray) -> np.ndarray:
         """Inner product of the query with every row's text block (float32)."""

@@ -123,3 +123,32 @@ def test_ties_that_could_reach_the_top_k_ask_faiss(vectors):
     hits = [row for row, _ in text.hits("heist", 10, None)]
     assert index.calls == 1
     assert hits == reference_hits(text, "heist", 10, None)
+
+
+def test_faiss_restricted_to_the_rows_it_may_admit_answers_the_same():
+    """The near-tie fallback asks FAISS about `_may_enter` rows only: same rows, ties included."""
+    faiss = pytest.importorskip("faiss")
+    from movierec.index import exact_heap_limit
+    from movierec.index.selector import BITMAP_BIT_ORDER
+
+    rng = np.random.default_rng(11)
+    base = rng.standard_normal((3000, TEXT_DIMS + 2)).astype(np.float32)
+    base[:, :TEXT_DIMS] /= np.linalg.norm(base[:, :TEXT_DIMS], axis=1, keepdims=True)
+    vectors = np.concatenate([base, np.repeat(base[:100], 15, axis=0)])  # exact ties everywhere
+    vectors = vectors[rng.permutation(len(vectors))]
+    text, _ = make(vectors)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    for _ in range(100):
+        query = np.zeros(vectors.shape[1], dtype=np.float32)
+        query[:TEXT_DIMS] = vectors[rng.integers(len(vectors)), :TEXT_DIMS] + rng.normal(0, 0.05, TEXT_DIMS)
+        query[:TEXT_DIMS] /= np.linalg.norm(query[:TEXT_DIMS])
+        products = text._products(query[:TEXT_DIMS])
+        for k in (10, 30, 60, exact_heap_limit() - 1):
+            may = text._may_enter(products, k)
+            assert may.sum() < len(vectors) // 2
+            selector = faiss.IDSelectorBitmap(np.packbits(may, bitorder=BITMAP_BIT_ORDER))
+            everything = index.search(query[None], k)
+            restricted = index.search(query[None], k, params=faiss.SearchParameters(sel=selector))
+            np.testing.assert_array_equal(everything[1], restricted[1])
+            np.testing.assert_array_equal(everything[0], restricted[0])
