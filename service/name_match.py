@@ -78,8 +78,8 @@ class KeyMatcher:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def match(self, q: str, enough: int = 0) -> dict[int, float]:
-        """Key id → match quality of the normalised query `q` (exact, prefix, fuzzy).
+    def match(self, q: str, enough: int = 0, fuzzy: bool = True) -> dict[int, float]:
+        """Key id → match quality of the normalised query `q` (exact, prefix, fuzzy unless told not to).
 
         With `enough` > 0, an exact key with at least that many movies is returned alone: no prefix
         or fuzzy match (quality < 1) could rank above any of them.
@@ -103,7 +103,7 @@ class KeyMatcher:
                 chosen = range(lo, hi)
             for key_id in chosen:
                 found[key_id] = PREFIX
-        if len(q) >= MIN_FUZZY_LENGTH:
+        if fuzzy and len(q) >= MIN_FUZZY_LENGTH:
             for key_id, quality in self._fuzzy(q).items():
                 if quality > found.get(key_id, 0.0):
                     found[key_id] = quality

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from .requests import RowFilter
 
 from .free_text import TEXT_WEIGHT, FreeText
-from .name_match import KeyMatcher
+from .name_match import FUZZY_MAX, KeyMatcher
 from .ranking import ranking_order
 
 TITLE, PERSON, KEYWORD, TEXT = pb.SEARCH_FIELD_TITLE, pb.SEARCH_FIELD_PERSON, pb.SEARCH_FIELD_KEYWORD, \
@@ -124,7 +124,8 @@ class SearchEngine:
     # ------------------------------------------------------------------ fields
 
     def _field_hits(self, field: int, matcher: KeyMatcher, variants: list[tuple[str, int | None]], k: int,
-                    row_filter: RowFilter | None, best: dict[int, tuple[float, int, str, str]]) -> None:
+                    row_filter: RowFilter | None, best: dict[int, tuple[float, int, str, str]],
+                    fuzzy: bool = True) -> None:
         """Score every posting of the matched keys at once; keep each movie's best, then the field's top k.
 
         Cutting a field to its own top k is exact: a movie below it has k better movies in this field
@@ -138,7 +139,7 @@ class SearchEngine:
         key_ids: list[int] = []
         years: list[int] = []
         for q, year in variants:
-            for key_id, quality in matcher.match(q, k if year is None else 0).items():
+            for key_id, quality in matcher.match(q, k if year is None else 0, fuzzy).items():
                 start = pointers[key_id]
                 starts.append(start)
                 ends.append(min(pointers[key_id + 1], start + POSTINGS_PER_KEY))
@@ -204,9 +205,11 @@ class SearchEngine:
             self._field_hits(TITLE, self.titles, title_variants(query), k, row_filter, best)
         plain = normalize(query)
         if PERSON in fields:
-            self._field_hits(PERSON, self.people, [(plain, None)], k, row_filter, best)
+            self._field_hits(PERSON, self.people, [(plain, None)], k, row_filter, best,
+                             _fuzzy_may_count(PERSON, k, best))
         if KEYWORD in fields:
-            self._field_hits(KEYWORD, self.keywords, [(plain, None)], k, row_filter, best)
+            self._field_hits(KEYWORD, self.keywords, [(plain, None)], k, row_filter, best,
+                             _fuzzy_may_count(KEYWORD, k, best))
         if self.text is not None and TEXT in fields and sum(1 for hit in best.values() if hit[0] > TEXT_WEIGHT) < k:
             # skipped when no text hit (≤ 0.6) could reach the top k
             for row, score in self.text.hits(query, k, row_filter):
@@ -238,6 +241,18 @@ def title_variants(query: str) -> list[tuple[str, int | None]]:
     if key:
         variants.append((key, year))
     return variants
+
+
+def _fuzzy_may_count(field: int, k: int, best: dict[int, tuple[float, int, str, str]]) -> bool:
+    """False when k movies already rank above anything a fuzzy match in `field` can score.
+
+    A fuzzy match scores at most weight × FUZZY_MAX; with k movies above that (after the ranking's
+    rounding) no fuzzy hit of this field can reach the top k or change a movie in it, and finding
+    fuzzy candidates is most of a field's cost. Keystroke prefixes ("the ma") often have k title
+    prefix hits (0.90) above every keyword fuzzy match (≤ 0.874).
+    """
+    ceiling = round(FIELD_WEIGHTS[field] * FUZZY_MAX, 4)
+    return sum(1 for score, *_ in best.values() if round(score, 4) > ceiling) < k
 
 
 def engine_of(model: LoadedModel) -> SearchEngine | None:

@@ -195,3 +195,17 @@ def test_bm25_postings_score_movies_with_the_query_terms():
     assert scores[2] > scores[0] > 0 and scores[1] == scores[3] == 0
     both = postings.scores([column["toy"], column["heist"]], len(soups))
     assert both[1] > 0 and both[0] == scores[0]
+
+
+def test_skipping_fuzzy_that_cannot_reach_the_top_k_changes_nothing(monkeypatch):
+    from movierec.service import search as search_module
+
+    movies = [{"title": f"Star {word}", "year": 2000 + i, "keywords": [f"starz {word}", "stare", "start"],
+               "cast": [f"Stan {word}"], "popularity": i}
+              for i, word in enumerate(["alpha", "beta", "gamma", "delta", "omega", "nova", "dust", "gate", "ship",
+                                        "trek", "wars", "light", "fall", "born", "child", "struck"])]
+    engine = make_engine(movies)
+    queries = ["star", "stars", "starz", "star w", "stan", "stare", "star trek", "sta"]
+    skipping = {(q, k): engine.search(q, k=k) for q in queries for k in (3, 10, 20)}
+    monkeypatch.setattr(search_module, "_fuzzy_may_count", lambda *args: True)
+    assert {(q, k): engine.search(q, k=k) for q in queries for k in (3, 10, 20)} == skipping
