@@ -54,7 +54,9 @@ class FreeText:
         self.prior = prior
         self.text_dims = int(components.shape[0])
         self._idf = np.asarray(idf, dtype=np.float64)
-        self._components = np.asarray(components)
+        # terms × dims: a query's few columns are then a few contiguous rows (the stored dims × terms
+        # matrix puts each column's 128 values on 128 pages), laid out as the column gather was
+        self._term_rows = np.ascontiguousarray(np.asarray(components).T)
         self._block = np.ascontiguousarray(np.asarray(vectors)[:, :self.text_dims], dtype=np.float32)
         norms = np.linalg.norm(self._block, axis=1)
         self._divisor = np.where(norms > 0, norms, 1.0)          # cosine = inner product / this
@@ -76,7 +78,7 @@ class FreeText:
             return []
         # = project_text(query, ...) from the terms above (stemming the query once, not twice)
         tfidf_columns, values = tfidf_row(terms, self.vocabulary, self._idf)
-        projected = (self._components[:, tfidf_columns].astype(np.float64)
+        projected = (self._term_rows[tfidf_columns].T.astype(np.float64)
                      @ values.astype(np.float64)).astype(np.float32)
         norm = float(np.linalg.norm(projected))
         if not norm or not math.isfinite(norm):

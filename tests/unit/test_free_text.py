@@ -54,7 +54,7 @@ def reference_hits(text: FreeText, query: str, k: int, row_filter: RowFilter | N
     index = text.index
     calls = index.calls
     columns = [text.vocabulary[t] for t in query_terms(query, text.vocabulary) if t in text.vocabulary]
-    q_text = project_text(query, text.vocabulary, np.ones(len(WORDS)), text._components)
+    q_text = project_text(query, text.vocabulary, np.ones(len(WORDS)), text._term_rows.T)
     q_text = q_text / np.linalg.norm(q_text)
     full = np.zeros(index.dim, dtype=np.float32)
     full[:TEXT_DIMS] = q_text
@@ -117,7 +117,7 @@ def test_identical_vectors_at_the_boundary_are_unsure_not_guessed(vectors):
 def test_ties_that_could_reach_the_top_k_ask_faiss(vectors):
     text, index = make(vectors, seed=5)
     duplicated = vectors.copy()
-    heist = text._components[:, 0] / np.linalg.norm(text._components[:, 0])
+    heist = text._term_rows[0] / np.linalg.norm(text._term_rows[0])
     duplicated[200:261, :TEXT_DIMS] = heist  # 61 identical best matches across the 30th place: the index picks
     text, index = make(duplicated, seed=5, bm25=False)
     hits = [row for row, _ in text.hits("heist", 10, None)]
