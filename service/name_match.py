@@ -69,8 +69,8 @@ class KeyMatcher:
         self._lengths = np.fromiter(map(len, self.keys), dtype=np.int32, count=len(self.keys))
         self._longest = int(self._lengths.max()) if len(self._lengths) else 0
         self._shortest = int(self._lengths.min()) if len(self._lengths) else 0
-        bounds = table.gram_indptr.tolist()
-        self._gram_spans = {gram: (bounds[i], bounds[i + 1]) for i, gram in enumerate(table.grams)}
+        self._gram_index = table.gram_index                # trigram → id, built when the table was read
+        self._gram_bounds = table.gram_indptr.tolist()     # id → its members, as Python ints
         self._common_df = max(GRAM_DF_FLOOR, len(table) // GRAM_DF_SHARE)
         self._members, self._member_lengths, self._gram_bits = _trigram_members(table, self._lengths)
         self._short = ShortKeys(self.keys, range(MIN_FUZZY_LENGTH, SHORT_QUERY + 1), fuzzy_cutoff)
@@ -142,8 +142,8 @@ class KeyMatcher:
         FUZZY_CANDIDATES do, the top FUZZY_CANDIDATES by Dice ∪ the top half as many by overlap + Dice.
         """
         grams = query_trigrams(q)
-        spans = self._gram_spans
-        found = [span for gram in grams if (span := spans.get(gram)) is not None]
+        index, bounds = self._gram_index, self._gram_bounds
+        found = [(bounds[i], bounds[i + 1]) for gram in grams if (i := index.get(gram)) is not None]
         if not found:
             return []
         # Common trigrams (" th", "the") name thousands of keys and tell little: block on the rarer ones

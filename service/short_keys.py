@@ -47,18 +47,18 @@ class ShortKeys:
     """The keys of lengths q−1 … q+1 for each short query length, with their character masks."""
 
     def __init__(self, keys: list[str], sizes: range, cutoff: Callable[[int], float]):
-        by_length: dict[int, list[int]] = {}
-        for key_id, key in enumerate(keys):
-            if sizes.start - 1 <= len(key) <= sizes.stop:
-                by_length.setdefault(len(key), []).append(key_id)
+        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+        short = np.flatnonzero((lengths >= sizes.start - 1) & (lengths <= sizes.stop))  # key order
+        by_length = {int(length): short[lengths[short] == length] for length in np.unique(lengths[short])}
+        masks = {int(key_id): character_mask(keys[key_id]) for key_id in short.tolist()}
         self._windows = {}
         for size in sizes:
-            ids = [key_id for length in range(size - 1, size + 2) for key_id in by_length.get(length, ())]
-            strings = [keys[i] for i in ids]
-            bounds = np.cumsum([0] + [len(by_length.get(length, ())) for length in range(size - 1, size + 2)])
-            allowed = np.array([(1.0 - cutoff(size)) * max(size, len(s)) + _SLACK for s in strings])
-            masks = np.array([character_mask(s) for s in strings], dtype=np.int64)
-            self._windows[size] = (ids, strings, bounds.tolist(), masks, allowed)
+            groups = [by_length.get(length, short[:0]) for length in range(size - 1, size + 2)]
+            ids = np.concatenate(groups).tolist()
+            window_lengths = lengths[ids] if ids else np.zeros(0, dtype=np.int64)
+            allowed = (1.0 - cutoff(size)) * np.maximum(size, window_lengths) + _SLACK
+            self._windows[size] = (ids, [keys[i] for i in ids], np.cumsum([0] + [len(g) for g in groups]).tolist(),
+                                   np.array([masks[i] for i in ids], dtype=np.int64), allowed)
         self._cutoff = cutoff
 
     def matches(self, q: str) -> Iterator[tuple[int, float]]:
