@@ -133,6 +133,7 @@ class SearchEngine:
         """
         weight = FIELD_WEIGHTS[field]
         pointers = matcher.postings_start
+        per_key = _postings_per_key(field, k, row_filter)
         starts: list[int] = []
         ends: list[int] = []
         qualities: list[float] = []
@@ -142,7 +143,7 @@ class SearchEngine:
             for key_id, quality in matcher.match(q, k if year is None else 0, fuzzy).items():
                 start = pointers[key_id]
                 starts.append(start)
-                ends.append(min(pointers[key_id + 1], start + POSTINGS_PER_KEY))
+                ends.append(min(pointers[key_id + 1], start + per_key))
                 qualities.append(weight * quality)
                 key_ids.append(key_id)
                 years.append(-1 if year is None else year)
@@ -241,6 +242,16 @@ def title_variants(query: str) -> list[tuple[str, int | None]]:
     if key:
         variants.append((key, year))
     return variants
+
+
+def _postings_per_key(field: int, k: int, row_filter: RowFilter | None) -> int:
+    """How many movies of one matched key can matter for a field's top k.
+
+    A person's or keyword's movies share one score and are stored in ranking order (prior, then
+    row), so past its first k none can be in the field's top k: k distinct movies of the same key
+    rank above it. Titles score per posting (kind, year), and a filter may drop any of the first k.
+    """
+    return POSTINGS_PER_KEY if field == TITLE or row_filter is not None else min(POSTINGS_PER_KEY, k)
 
 
 def _fuzzy_may_count(field: int, k: int, best: dict[int, tuple[float, int, str, str]]) -> bool:

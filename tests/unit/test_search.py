@@ -209,3 +209,16 @@ def test_skipping_fuzzy_that_cannot_reach_the_top_k_changes_nothing(monkeypatch)
     skipping = {(q, k): engine.search(q, k=k) for q in queries for k in (3, 10, 20)}
     monkeypatch.setattr(search_module, "_fuzzy_may_count", lambda *args: True)
     assert {(q, k): engine.search(q, k=k) for q in queries for k in (3, 10, 20)} == skipping
+
+
+def test_a_key_s_movies_past_the_first_k_change_nothing(monkeypatch):
+    from movierec.service import search as search_module
+
+    movies = [{"title": f"Film {i}", "year": 1990 + i % 30, "cast": ["Tom Hanks"] + (["Tom Hardy"] if i % 3 else []),
+               "keywords": ["time travel", "time loop"] if i % 2 else ["time travel"], "popularity": (i * 37) % 101}
+              for i in range(60)]
+    engine = make_engine(movies)
+    queries = ["tom hanks", "tom", "tom ha", "time", "time travel", "tim hanks"]
+    truncated = {(q, k): engine.search(q, k=k) for q in queries for k in (1, 5, 10, 30)}
+    monkeypatch.setattr(search_module, "_postings_per_key", lambda *args: search_module.POSTINGS_PER_KEY)
+    assert {(q, k): engine.search(q, k=k) for q in queries for k in (1, 5, 10, 30)} == truncated
