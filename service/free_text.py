@@ -16,7 +16,8 @@ be ordered differently by FAISS's own float32 arithmetic: two float32 evaluation
 product of length n differ by at most ~2·n·2⁻²⁴·|x|·|q| (`_slack` bounds it). Near the boundary
 (near ties, or identical text vectors) the rows FAISS may or may not return are known; when none of
 them can reach the text top k (checked by scoring with all of them), FAISS's choice cannot change
-the answer. Only otherwise is FAISS asked, as before.
+the answer. Only otherwise is FAISS asked, about the rows it may admit while scanning (`_may_enter`),
+which gives its exact answer, ties included, for a few hundred inner products instead of every row.
 """
 
 from __future__ import annotations
