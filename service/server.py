@@ -16,6 +16,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from grpc_reflection.v1alpha import reflection
 from threadpoolctl import threadpool_limits
 
 from movierec.artifacts.registry import RegistryError
+from movierec.artifacts.text import warm_up_stemmer
 from movierec.v1 import recommender_pb2, recommender_pb2_grpc
 
 from . import metrics
@@ -88,6 +90,8 @@ class Server:
         if not listen_first:
             await self._start_listening()
         log.info("SERVING model %s", model.version)
+        if "search" in model.extras:  # Search stems its queries: import NLTK now, not in the first call
+            threading.Thread(target=warm_up_stemmer, name="warm-up-stemmer", daemon=True).start()
         await self.ops.start(model)
 
     async def _start_listening(self) -> None:

@@ -53,3 +53,21 @@ def test_listen_while_loading_reports_not_serving_until_the_model_is_loaded(trai
     config = _config(trained, listen_while_loading=True)
     during, after = asyncio.run(_health_while_loading(config, _blocked_load(monkeypatch)))
     assert (during, after) == ("NOT_SERVING", "SERVING")
+
+
+def test_a_serving_server_imports_the_stemmer_before_the_first_search(trained, monkeypatch):
+    from movierec.artifacts import text
+
+    text._stemmer.cache_clear()
+
+    async def start_and_stop() -> None:
+        server = server_module.Server(_config(trained))
+        await server.start()
+        warming = [t for t in threading.enumerate() if t.name == "warm-up-stemmer"]
+        for thread in warming:
+            await asyncio.to_thread(thread.join, 60)
+        await server.grpc.stop(0)
+        await server.ops.stop(0)
+
+    asyncio.run(start_and_stop())
+    assert text._stemmer.cache_info().currsize == 1  # no Search call was made
