@@ -154,7 +154,8 @@ class Supervisor:
             return False
         code = os.waitstatus_to_exitcode(wait_status)
         _mark_dead(pid, self.metrics_dir)
-        self.starting.pop(pid, None)
+        if self.starting.pop(pid, None) is not None:
+            log.error("replacement worker (pid %d) exited with %d before SERVING", pid, code)
         number = self.children.pop(pid, None)
         if pid in self.retiring:
             self.retiring.discard(pid)
@@ -192,9 +193,9 @@ class Supervisor:
                 if not self.stopping:
                     log.error("replacement of worker %d (pid %d) did not become SERVING; keeping pid %d and "
                               "stopping the rolling restart", number, pid, old)
-                self.starting.pop(pid, None)
-                self.retiring.add(pid)
-                _terminate(pid)
+                if self.starting.pop(pid, None) is not None:  # not reaped yet: stop it and reap it later
+                    self.retiring.add(pid)
+                    _terminate(pid)
                 return
             del self.starting[pid]
             self.children[pid] = number

@@ -1,7 +1,10 @@
 """Overload, deadlines, SIGTERM drain and a rolling restart under load."""
 
 import asyncio
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from types import SimpleNamespace
 
@@ -183,3 +186,36 @@ def test_sigusr2_replaces_every_worker_without_a_failed_call(trained):
         assert server.stop() == 0
     log = server.process.stdout.read()
     assert "rolling restart done" in log and "ERROR" not in log
+
+
+def test_a_replacement_that_cannot_serve_leaves_the_old_workers_serving(trained, tmp_path):
+    """SIGUSR2 when the registry has gone: the successor exits before SERVING, the rolling restart
+    stops there, the old workers keep serving, and SIGTERM still stops everything cleanly."""
+    registry = tmp_path / "registry"
+    shutil.copytree(trained.path.parent, registry)
+    log_path = tmp_path / "serve.log"
+    port = free_port()
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "movierec.service", "--registry", str(registry), "--host", "127.0.0.1",
+             "--port", str(port), "--workers", "2", "--admin-port", "-1", "--metrics-port", "0",
+             "--reload-poll", "0"], stdout=log_file, stderr=subprocess.STDOUT)
+    server = RunningServer.__new__(RunningServer)  # reuse wait_serving on this process
+    server.process, server.target = process, f"127.0.0.1:{port}"
+    try:
+        server.wait_serving()
+        time.sleep(0.5)
+        before = set(children_of(process.pid))
+        registry.rename(tmp_path / "moved")  # a new worker finds nothing to load
+        process.send_signal(signal.SIGUSR2)
+        deadline = time.monotonic() + 60
+        while "did not become SERVING" not in log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "did not become SERVING" in log_path.read_text()
+        time.sleep(0.5)
+        assert set(children_of(process.pid)) == before
+        from movierec.service.healthcheck import check
+        assert check(server.target, timeout=5.0) == "SERVING"
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
