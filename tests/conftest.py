@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -55,18 +56,24 @@ class RunningServer:
 
     `metrics=True` also serves Prometheus /metrics on another free port (`metrics_url`);
     otherwise metrics are off (--metrics-port 0), so servers never contend for 9464.
+    The server's output goes to `process.stdout`, or to the file `log` (readable while it runs).
     """
 
-    def __init__(self, registry_dir: Path, *extra: str, metrics: bool = False):
+    def __init__(self, registry_dir: Path, *extra: str, metrics: bool = False, log: Path | None = None):
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.metrics_port = free_port() if metrics else 0
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics" if metrics else ""
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "movierec.service", "--registry", str(registry_dir), "--host", "127.0.0.1",
-             "--port", str(self.port), "--metrics-port", str(self.metrics_port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        self.log = log
+        with open(log, "w") if log is not None else contextlib.nullcontext(subprocess.PIPE) as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "movierec.service", "--registry", str(registry_dir), "--host", "127.0.0.1",
+                 "--port", str(self.port), "--metrics-port", str(self.metrics_port), *extra],
+                stdout=output, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def output(self) -> str:
+        return self.log.read_text() if self.log is not None else self.process.stdout.read()
 
     def wait_serving(self, timeout: float = STARTUP_TIMEOUT) -> None:
         from movierec.service.healthcheck import check
@@ -74,7 +81,7 @@ class RunningServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}: {self.process.stdout.read()}")
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.output()}")
             if check(self.target, timeout=1.0) == "SERVING":
                 return
             time.sleep(0.1)

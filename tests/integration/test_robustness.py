@@ -3,8 +3,6 @@
 import asyncio
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from types import SimpleNamespace
 
@@ -194,14 +192,8 @@ def test_a_replacement_that_cannot_serve_leaves_the_old_workers_serving(trained,
     registry = tmp_path / "registry"
     shutil.copytree(trained.path.parent, registry)
     log_path = tmp_path / "serve.log"
-    port = free_port()
-    with open(log_path, "w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "movierec.service", "--registry", str(registry), "--host", "127.0.0.1",
-             "--port", str(port), "--workers", "2", "--admin-port", "-1", "--metrics-port", "0",
-             "--reload-poll", "0"], stdout=log_file, stderr=subprocess.STDOUT)
-    server = RunningServer.__new__(RunningServer)  # reuse wait_serving on this process
-    server.process, server.target = process, f"127.0.0.1:{port}"
+    server = RunningServer(registry, "--workers", "2", "--admin-port", "-1", "--reload-poll", "0", log=log_path)
+    process = server.process
     try:
         server.wait_serving()
         time.sleep(0.5)
@@ -217,5 +209,4 @@ def test_a_replacement_that_cannot_serve_leaves_the_old_workers_serving(trained,
         from movierec.service.healthcheck import check
         assert check(server.target, timeout=5.0) == "SERVING"
     finally:
-        process.terminate()
-        assert process.wait(timeout=30) == 0
+        assert server.stop() == 0
