@@ -7,6 +7,8 @@ lives beside the versions, at the registry root:
     <registry>/staging         pointer: the newest candidate that is not (yet) production
     <registry>/history.jsonl   append-only events, one JSON object a line:
         {"time", "event": "staged" | "promoted" | "rejected" | "rollback", "version", "previous", "checks", "by"}
+        {"time", "event": "tracked", "version", "mlflow_run_id", "mlflow_experiment_id", "tracking_uri"}
+    ("tracked" is not a lifecycle step: it says where the version's training run is recorded.)
 
 `production` stays the single source of truth for what is served; the history records how it
 got there and is what `rollback` replays. Appends are single `write` calls on an O_APPEND file,
@@ -26,6 +28,7 @@ from . import registry
 
 STAGING = "staging"
 HISTORY = "history.jsonl"
+TRACKED = "tracked"
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class VersionStatus:
     status: str                 # production | staging (a candidate, gate failed or pending) | retired | registered
     created: str
     metrics: dict[str, Any]
-    last_event: dict[str, Any] | None
+    last_event: dict[str, Any] | None          # the last lifecycle event ("tracked" is not one)
+    mlflow_run_id: str | None = None
 
 
 def now() -> str:
@@ -91,6 +95,14 @@ def promote(registry_dir: Path, version: str, *, checks: list[dict[str, Any]] | 
     return previous
 
 
+def record_tracking(registry_dir: Path, version: str, *, run_id: str, experiment_id: str,
+                    uri: str) -> dict[str, Any]:
+    """Note the MLflow run that recorded `version`'s training, so the registry leads to it (and back:
+    the run carries the version as a tag). `uri` must already be free of credentials."""
+    return append_event(registry_dir, TRACKED, version, mlflow_run_id=run_id, mlflow_experiment_id=experiment_id,
+                        tracking_uri=uri)
+
+
 def production_stack(registry_dir: Path) -> list[str]:
     """Production versions in the order they were served, as the history tells (rollbacks pop)."""
     stack: list[str] = []
@@ -136,7 +148,11 @@ def statuses(registry_dir: Path) -> list[VersionStatus]:
     staging = registry.read_pointer(registry_dir, STAGING)
     last: dict[str, dict[str, Any]] = {}
     served: set[str] = set()
+    runs: dict[str, str] = {}
     for record in read_history(registry_dir):
+        if record.get("event") == TRACKED:
+            runs[record["version"]] = str(record.get("mlflow_run_id", ""))
+            continue
         last[record["version"]] = record
         if record.get("event") in ("promoted", "rollback"):
             served.add(record["version"])
@@ -154,5 +170,5 @@ def statuses(registry_dir: Path) -> list[VersionStatus]:
         else:
             status = "registered"
         found.append(VersionStatus(version.name, status, str(version.manifest.get("created", "")),
-                                   dict(version.manifest.get("metrics", {})), event))
+                                   dict(version.manifest.get("metrics", {})), event, runs.get(version.name)))
     return found

@@ -2,7 +2,8 @@
 
 Exit codes: 0 trained (and promoted unless --no-promote); 2 not trained (bad data, bad arguments,
 or MLFLOW_TRACKING_URI set but tracking unusable); 3 registered but the promotion gate failed;
-4 registered (and promoted if the gate passed) but logging it to MLflow failed.
+4 registered (and promoted if the gate passed) but logging it to MLflow (or noting the run in the registry) failed.
+With tracking, a run that stops on bad data is logged as a FAILED MLflow run (exit 2 still).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+from movierec.artifacts import lifecycle
+
 from .config import TrainConfig
 from .errors import DataError
 from .pipeline import train
-from .tracking import TrackingError, from_environment
+from .tracking import MlflowTracker, TrackingError, from_environment, redact
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         result = train(config)
     except (DataError, FileNotFoundError) as exc:
         print(f"training failed: {exc}", file=sys.stderr)
+        if tracker is not None:
+            log_failure(tracker, config, exc, started)
         return 2
     tracking_failed = False
     if tracker is not None:
@@ -60,11 +65,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"version {result.version} is registered in {result.path.parent} but MLflow tracking failed: "
                   f"{exc}", file=sys.stderr)
             tracking_failed = True
+        else:
+            try:
+                lifecycle.record_tracking(result.path.parent, result.version, run_id=run_id,
+                                          experiment_id=tracker.experiment_id, uri=redact(tracker.uri))
+            except OSError as exc:  # the run is logged; only the registry's pointer to it is missing
+                print(f"MLflow run {run_id} is logged but could not be noted in the registry's history: {exc}",
+                      file=sys.stderr)
+                tracking_failed = True
     if result.gate is not None and not result.gate.passed:
         print(f"version {result.version} stays in staging: promotion gate failed "
               f"({', '.join(c.name for c in result.gate.failed)})", file=sys.stderr)
         return 3
     return 4 if tracking_failed else 0
+
+
+def log_failure(tracker: MlflowTracker, config: TrainConfig, error: BaseException, started: float) -> None:
+    """Record a run that stopped on bad data as a FAILED MLflow run; tracking trouble is only reported."""
+    try:
+        run_id = tracker.log_failure(config.to_dict(), error, started=started)
+        print(f"logged the failed run to MLflow: experiment {tracker.experiment_id}, run {run_id}", file=sys.stderr)
+    except Exception as exc:
+        log.info("MLflow tracking traceback", exc_info=True)
+        print(f"the failed run could not be logged to MLflow either: {exc}", file=sys.stderr)
 
 
 def with_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:

@@ -38,7 +38,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     found = lifecycle.statuses(args.registry)
     if args.json:
         print(json.dumps([{"version": s.name, "status": s.status, "created": s.created,
-                           "metrics": {k: s.metrics.get(k) for k in HEADLINE}} for s in found], indent=2))
+                           "metrics": {k: s.metrics.get(k) for k in HEADLINE}, "mlflow_run_id": s.mlflow_run_id}
+                          for s in found], indent=2))
         return 0
     if not found:
         print(f"no versions in {args.registry}")
@@ -63,21 +64,27 @@ def cmd_show(args: argparse.Namespace) -> int:
         integrity = f"ok ({len(version.manifest.get('files', {}))} files match their sha256)"
     except registry.RegistryError as exc:
         integrity = f"FAILED: {exc}"
-    status = next((s.status for s in lifecycle.statuses(args.registry) if s.name == args.version), "?")
+    listed = next((s for s in lifecycle.statuses(args.registry) if s.name == args.version), None)
+    status = listed.status if listed is not None else "?"
+    events = [e for e in lifecycle.read_history(args.registry) if e.get("version") == version.name]
+    tracked = next((e for e in reversed(events) if e.get("event") == lifecycle.TRACKED), None)
     gate = evaluate(version.manifest, production_manifest(args.registry), GateConfig())
     if args.json:
         print(json.dumps({"version": version.name, "status": status, "integrity": integrity,
                           "created": version.manifest.get("created"), "metrics": version.manifest.get("metrics", {}),
-                          "gate": [c.to_dict() for c in gate.checks]}, indent=2))
+                          "gate": [c.to_dict() for c in gate.checks],
+                          "mlflow_run_id": tracked.get("mlflow_run_id") if tracked else None}, indent=2))
         return 0
     print(f"version {version.name}  status {status}  created {version.manifest.get('created', '?')}")
     print(f"  path: {version.path}")
     print(f"  integrity: {integrity}")
+    if tracked:
+        print(f"  mlflow: run {tracked.get('mlflow_run_id')} (experiment {tracked.get('mlflow_experiment_id')} "
+              f"at {tracked.get('tracking_uri')})")
     print("  metrics:")
     for key, value in sorted(version.manifest.get("metrics", {}).items()):
         print(f"    {key}: {_number(value) if isinstance(value, (int, float)) else value}")
     print("  " + gate.text().replace("\n", "\n  "))
-    events = [e for e in lifecycle.read_history(args.registry) if e.get("version") == version.name]
     if events:
         print("  history:")
         for event in events:
@@ -116,7 +123,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(json.dumps(event) if args.json else
               f"{event['time']}  {event['event']:<9} {event['version']}"
               + (f"  (previous {event['previous']})" if event.get("previous") else "")
-              + (f"  by {event['by']}" if event.get("by") else ""))
+              + (f"  by {event['by']}" if event.get("by") else "")
+              + (f"  mlflow run {event['mlflow_run_id']}" if event.get("mlflow_run_id") else ""))
     return 0
 
 

@@ -162,6 +162,34 @@ class MlflowTracker:
                                 f"{redact(self.uri)} failed: {type(exc).__name__}: {exc}") from exc
         return run_id
 
+    def log_failure(self, parameters: Mapping[str, Any], error: BaseException, *, started: float | None = None) -> str:
+        """Record a training run that stopped before registering a version (bad data) as a FAILED run.
+
+        Its params are the configuration it ran with and the error is tag `movierec.error` and the
+        run's description, so a failed scheduled retrain shows up where the successful ones do.
+        """
+        now_ms = int(time.time() * 1000)
+        message = f"{type(error).__name__}: {error}"
+        tags = {**_context_tags(), "movierec.error": message[:_MAX_TAG_CHARS],
+                "mlflow.note.content": f"training failed: {message}"[:_MAX_TAG_CHARS]}
+        registry_dir = parameters.get("registry_dir")
+        if registry_dir:
+            tags["movierec.registry"] = str(Path(str(registry_dir)).resolve())
+        try:
+            run = self.client.create_run(self.experiment_id, start_time=int(started * 1000) if started else now_ms,
+                                         tags=tags, run_name="failed")
+        except Exception as exc:
+            raise TrackingError(f"creating an MLflow run at {redact(self.uri)} failed: "
+                                f"{type(exc).__name__}: {exc}") from exc
+        from mlflow.entities import Param
+
+        try:
+            for chunk in _chunks([Param(key, value) for key, value in sorted(flatten(parameters).items())]):
+                self.client.log_batch(run.info.run_id, params=chunk)
+        finally:
+            self.client.set_terminated(run.info.run_id, "FAILED")
+        return run.info.run_id
+
     def _tags(self, result: TrainResult) -> dict[str, str]:
         tags = _context_tags()
         tags.update({

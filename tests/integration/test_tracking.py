@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from movierec.artifacts import registry
+from movierec.artifacts import lifecycle, registry
 from movierec.trainer import __main__ as cli
 from movierec.trainer import tracking
 from movierec.trainer.config import TrainConfig
@@ -93,6 +93,26 @@ def test_a_training_run_logs_params_metrics_gate_and_artifacts(local_store, synt
     assert downloaded.read_bytes() == (registry_dir / version / registry.MANIFEST).read_bytes()
     gate = json.loads(Path(client.download_artifacts(run.info.run_id, "gate.json", str(tmp_path))).read_text())
     assert gate["passed"] is True and {c["name"] for c in gate["checks"]} >= {"silhouette", "classifier_auc"}
+
+    # and the registry leads back to the run
+    noted = [e for e in lifecycle.read_history(registry_dir) if e["event"] == lifecycle.TRACKED]
+    assert [(e["version"], e["mlflow_run_id"], e["tracking_uri"]) for e in noted] == [
+        (version, run.info.run_id, local_store)]
+    assert {s.name: s.mlflow_run_id for s in lifecycle.statuses(registry_dir)} == {version: run.info.run_id}
+
+
+def test_a_run_that_stops_on_bad_data_is_a_failed_mlflow_run(local_store, tmp_path, capsys):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    assert cli.main(["--data-dir", str(empty), "--registry", str(tmp_path / "registry")]) == 2
+    err = capsys.readouterr().err
+    assert "training failed" in err and "logged the failed run to MLflow" in err
+    _, run = only_run(local_store)
+    assert run.info.status == "FAILED" and run.info.run_name == "failed"
+    assert str(empty) in run.data.tags["movierec.error"]
+    assert run.data.params["data_dir"] == str(empty)
+    assert run.data.params["cluster.k_min"] == str(TrainConfig().cluster.k_min)
+    assert not (tmp_path / "registry").exists() or not registry.list_versions(tmp_path / "registry")
 
 
 def test_file_store_with_its_opt_out_and_the_whole_version_directory(trained, tmp_path, monkeypatch):

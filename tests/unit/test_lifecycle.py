@@ -83,6 +83,19 @@ def test_rollback_walks_back_through_production_history(tmp_path):
     assert registry.read_pointer(tmp_path) == "v1"
 
 
+def test_a_tracked_run_is_noted_without_changing_status_or_rollback(tmp_path, capsys):
+    for name in ("v1", "v2"):
+        publish(tmp_path, name)
+        lifecycle.promote(tmp_path, name)
+    lifecycle.record_tracking(tmp_path, "v2", run_id="abc123", experiment_id="7", uri="sqlite:///m.db")
+    listed = {s.name: s for s in lifecycle.statuses(tmp_path)}
+    assert listed["v2"].status == "production" and listed["v2"].last_event["event"] == "promoted"
+    assert listed["v2"].mlflow_run_id == "abc123" and listed["v1"].mlflow_run_id is None
+    assert models_main(["models", "--registry", str(tmp_path), "show", "v2"]) == 0
+    assert "mlflow: run abc123 (experiment 7 at sqlite:///m.db)" in capsys.readouterr().out
+    assert lifecycle.rollback(tmp_path) == ("v2", "v1")
+
+
 def test_promote_refuses_a_corrupted_version(tmp_path):
     publish(tmp_path, "v1")
     lifecycle.promote(tmp_path, "v1")
