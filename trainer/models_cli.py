@@ -64,8 +64,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         integrity = f"ok ({len(version.manifest.get('files', {}))} files match their sha256)"
     except registry.RegistryError as exc:
         integrity = f"FAILED: {exc}"
-    listed = next((s for s in lifecycle.statuses(args.registry) if s.name == args.version), None)
-    status = listed.status if listed is not None else "?"
+    status = next((s.status for s in lifecycle.statuses(args.registry) if s.name == args.version), "?")
     events = [e for e in lifecycle.read_history(args.registry) if e.get("version") == version.name]
     tracked = next((e for e in reversed(events) if e.get("event") == lifecycle.TRACKED), None)
     gate = evaluate(version.manifest, production_manifest(args.registry), GateConfig())
