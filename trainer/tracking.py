@@ -125,32 +125,21 @@ class MlflowTracker:
         training time. A failure part-way marks the run FAILED and raises TrackingError; the version
         itself is already in the registry and is not touched.
         """
-        from mlflow.entities import Metric, Param
+        from mlflow.entities import Metric
 
         manifest = result.manifest
         now_ms = int(time.time() * 1000)
-        start_ms = int(started * 1000) if started is not None else now_ms
-        tags = self._tags(result)
-        try:
-            run = self.client.create_run(self.experiment_id, start_time=start_ms, tags=tags,
-                                         run_name=result.version)
-        except Exception as exc:
-            raise TrackingError(f"creating an MLflow run for version {result.version} at {redact(self.uri)} "
-                                f"failed: {type(exc).__name__}: {exc}") from exc
-        run_id = run.info.run_id
+        run_id = self._create_run(result.version, self._tags(result), started, f"for version {result.version} ")
         try:
             metrics = {**numeric_metrics(manifest.get("metrics", {})),
                        **{metric_name(f"timing_seconds.{stage}"): float(seconds)
                           for stage, seconds in manifest.get("timings", {}).items()}}
             if result.gate is not None:
                 metrics["gate_passed"] = 1.0 if result.gate.passed else 0.0
-            params = flatten(manifest.get("parameters", {}))
             metric_rows = [Metric(key, value, now_ms, 0) for key, value in sorted(metrics.items())]
-            param_rows = [Param(key, value) for key, value in sorted(params.items())]
             for chunk in _chunks(metric_rows, 1000):
                 self.client.log_batch(run_id, metrics=chunk)
-            for chunk in _chunks(param_rows):
-                self.client.log_batch(run_id, params=chunk)
+            self._log_params(run_id, manifest.get("parameters", {}))
             self._log_artifacts(run_id, result)
             self.client.set_terminated(run_id, "FINISHED")
         except Exception as exc:
@@ -168,27 +157,35 @@ class MlflowTracker:
         Its params are the configuration it ran with and the error is tag `movierec.error` and the
         run's description, so a failed scheduled retrain shows up where the successful ones do.
         """
-        now_ms = int(time.time() * 1000)
         message = f"{type(error).__name__}: {error}"
         tags = {**_context_tags(), "movierec.error": message[:_MAX_TAG_CHARS],
                 "mlflow.note.content": f"training failed: {message}"[:_MAX_TAG_CHARS]}
         registry_dir = parameters.get("registry_dir")
         if registry_dir:
             tags["movierec.registry"] = str(Path(str(registry_dir)).resolve())
+        run_id = self._create_run("failed", tags, started)
         try:
-            run = self.client.create_run(self.experiment_id, start_time=int(started * 1000) if started else now_ms,
-                                         tags=tags, run_name="failed")
+            self._log_params(run_id, parameters)
+        finally:
+            self.client.set_terminated(run_id, "FAILED")
+        return run_id
+
+    def _create_run(self, name: str, tags: dict[str, str], started: float | None, what: str = "") -> str:
+        """A new run (started at `started`, a `time.time()`, or now); TrackingError if the store refuses."""
+        start_ms = int((started if started is not None else time.time()) * 1000)
+        try:
+            run = self.client.create_run(self.experiment_id, start_time=start_ms, tags=tags, run_name=name)
         except Exception as exc:
-            raise TrackingError(f"creating an MLflow run at {redact(self.uri)} failed: "
+            raise TrackingError(f"creating an MLflow run {what}at {redact(self.uri)} failed: "
                                 f"{type(exc).__name__}: {exc}") from exc
+        return run.info.run_id
+
+    def _log_params(self, run_id: str, parameters: Mapping[str, Any]) -> None:
+        """The configuration as params, flattened (`cluster.k_min`), in MLflow's batches."""
         from mlflow.entities import Param
 
-        try:
-            for chunk in _chunks([Param(key, value) for key, value in sorted(flatten(parameters).items())]):
-                self.client.log_batch(run.info.run_id, params=chunk)
-        finally:
-            self.client.set_terminated(run.info.run_id, "FAILED")
-        return run.info.run_id
+        for chunk in _chunks([Param(key, value) for key, value in sorted(flatten(parameters).items())]):
+            self.client.log_batch(run_id, params=chunk)
 
     def _tags(self, result: TrainResult) -> dict[str, str]:
         tags = _context_tags()
