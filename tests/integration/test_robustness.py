@@ -106,6 +106,9 @@ async def _calls_during(target: str, restart) -> tuple[list[str], list[str]]:
                 results.append("OK")
             except grpc.aio.AioRpcError as exc:
                 results.append(exc.code().name)
+                if results is retried:  # shown when the test fails: why the retries did not save it
+                    print(f"failed despite retries at {time.monotonic():.3f}: {exc.code().name} {exc.details()!r} "
+                          f"{exc.debug_error_string()}")
     own_connection = [("grpc.use_local_subchannel_pool", 1)]
     channels = [(grpc.aio.insecure_channel(target, options=[*own_connection, *channel_options()]), retried)
                 for _ in range(4)]
