@@ -22,9 +22,13 @@ One `NameTable` per field. Its files, for a table named T:
 
 plus `prior.npy` (float32 per catalog row, in [0, 1]: popularity prior that breaks ties),
 `terms.{indptr,rows,weights}.npy` (BM25 postings of the content model's TF-IDF vocabulary over the
-movies' text soups, column order of `content/vocabulary.json`; the lexical half of free text) and
-`search.json` (format version and counts). Arrays load memory-mapped; the text files are read
-and split once (about 70k short strings on the real catalog).
+movies' text soups, column order of `content/vocabulary.json`; the lexical half of free text),
+`terms.words.txt` + `terms.word_columns.npy` (every word of the soups whose term is in that
+vocabulary, sorted, with the term's column: a query's words are looked up instead of stemmed) and
+`search.json` (format version and counts). The `terms.*` files are optional: versions built
+before them load without (free text without BM25, or with the stemmer for every query word).
+Arrays load memory-mapped; the text files are read and split once (about 90k short strings on the
+real catalog).
 """
 
 from __future__ import annotations
@@ -240,12 +244,40 @@ class TermPostings:
 
 
 @dataclass
+class KnownWords:
+    """Words of the movies' text soups → vocabulary column, for the words whose term is in the vocabulary.
+
+    Stemming a word costs ~15 µs (NLTK's Porter stemmer is pure Python), which made stemming the
+    largest part of a never-seen query; the trainer has stemmed every word of the catalog anyway.
+    """
+
+    words: list[str]          # sorted
+    columns: np.ndarray       # int32, vocabulary column of each word's term
+
+    def write(self, directory: Path) -> None:
+        (directory / "terms.words.txt").write_text("\n".join(self.words))
+        np.save(directory / "terms.word_columns.npy", np.asarray(self.columns, dtype=np.int32))
+
+    @classmethod
+    def read(cls, directory: Path) -> KnownWords | None:
+        if not (directory / "terms.words.txt").is_file():
+            return None
+        return cls(_lines((directory / "terms.words.txt").read_text()),
+                   np.load(directory / "terms.word_columns.npy", mmap_mode="r").view(np.ndarray))
+
+    def terms(self, vocabulary: list[str]) -> dict[str, str]:
+        """Word → term, for `artifacts.text.query_terms`."""
+        return dict(zip(self.words, (vocabulary[c] for c in self.columns.tolist()), strict=True))
+
+
+@dataclass
 class SearchTables:
     titles: NameTable
     people: NameTable
     keywords: NameTable
     prior: np.ndarray          # float32 per catalog row
     terms: TermPostings | None = None
+    known_words: KnownWords | None = None
 
     def write(self, version_dir: Path) -> dict[str, Any]:
         target = version_dir / DIRECTORY
@@ -255,8 +287,11 @@ class SearchTables:
         np.save(target / PRIOR_FILE, np.asarray(self.prior, dtype=np.float32))
         if self.terms is not None:
             self.terms.write(target)
+        if self.known_words is not None:
+            self.known_words.write(target)
         info = {"format": FORMAT_VERSION, "movies": len(self.prior), **self.counts(),
-                "term_postings": int(self.terms.indptr[-1]) if self.terms is not None else 0}
+                "term_postings": int(self.terms.indptr[-1]) if self.terms is not None else 0,
+                "known_words": len(self.known_words.words) if self.known_words is not None else 0}
         (target / INFO_FILE).write_text(json.dumps(info, indent=2))
         return info
 
@@ -282,4 +317,4 @@ def read_search(version_dir: Path) -> SearchTables:
         raise ValueError(f"{source}: search format {info.get('format')}, this code reads {FORMAT_VERSION}")
     prior = np.load(source / PRIOR_FILE, mmap_mode="r")
     return SearchTables(*(NameTable.read(source, name) for name in TABLES), prior=prior,
-                        terms=TermPostings.read(source))
+                        terms=TermPostings.read(source), known_words=KnownWords.read(source))

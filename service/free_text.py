@@ -48,9 +48,11 @@ class FreeText:
     """The content model pieces free text needs, with the text block laid out once at load."""
 
     def __init__(self, *, index: Any, vectors: np.ndarray, vocabulary: dict[str, int], idf: np.ndarray,
-                 components: np.ndarray, terms: TermPostings | None, prior: np.ndarray):
+                 components: np.ndarray, terms: TermPostings | None, prior: np.ndarray,
+                 known_words: dict[str, str] | None = None):
         self.index = index
         self.vocabulary = vocabulary
+        self.known_words = known_words          # word → term: query words looked up, not stemmed
         self.terms = terms
         self.prior = prior
         self.text_dims = int(components.shape[0])
@@ -73,7 +75,7 @@ class FreeText:
 
     def hits(self, query: str, k: int, row_filter: RowFilter | None) -> list[tuple[int, float]]:
         """The top k (row, score) of free text, best first, scores > 0."""
-        terms = query_terms(query, self.vocabulary)
+        terms = query_terms(query, self.vocabulary, self.known_words)
         columns = [self.vocabulary[t] for t in terms if t in self.vocabulary]
         if not columns:
             return []

@@ -87,8 +87,11 @@ class SearchEngine:
         self.load_seconds = 0.0
         self.text: FreeText | None = None
         if vocabulary and idf is not None and FreeText.usable(index, vectors, components):
+            known = None
+            if tables.known_words is not None:
+                known = tables.known_words.terms(sorted(vocabulary, key=vocabulary.__getitem__))  # column order
             self.text = FreeText(index=index, vectors=vectors, vocabulary=vocabulary, idf=idf, components=components,
-                                 terms=tables.terms, prior=self.prior)
+                                 terms=tables.terms, prior=self.prior, known_words=known)
         self.titles, self.people, self.keywords = (KeyMatcher(t) for t in (tables.titles, tables.people,
                                                                            tables.keywords))
 

@@ -22,8 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from movierec.artifacts.search import NameTable, SearchTables, TermPostings, drop_article, normalize, title_search_key
-from movierec.artifacts.text import analyze
+from movierec.artifacts.search import (
+    KnownWords,
+    NameTable,
+    SearchTables,
+    TermPostings,
+    drop_article,
+    normalize,
+    title_search_key,
+)
+from movierec.artifacts.text import analyze, words
 from movierec.artifacts.titles import split_year
 
 TITLE, ALTERNATE, NO_ARTICLE = 0, 1, 2
@@ -143,6 +151,14 @@ def term_postings(soups: Sequence[str], vocabulary: Sequence[str]) -> TermPostin
     return TermPostings(indptr, np.asarray(rows, dtype=np.int32), np.asarray(weights, dtype=np.float32))
 
 
+def known_words(soups: Sequence[str], vocabulary: Sequence[str]) -> KnownWords:
+    """Every distinct word of the soups whose term (`analyze` of the word alone) is in the vocabulary."""
+    column = {term: i for i, term in enumerate(vocabulary)}
+    seen = sorted({word for soup in soups for word in words(soup)})
+    pairs = [(word, column[terms[0]]) for word in seen if (terms := analyze(word)) and terms[0] in column]
+    return KnownWords([word for word, _ in pairs], np.array([c for _, c in pairs], dtype=np.int32))
+
+
 def search_tables_from_catalog(movies: pd.DataFrame, soups: Sequence[str] | None = None,
                                vocabulary: Sequence[str] | None = None) -> SearchTables:
     """The pipeline's entry point: the catalog DataFrame (and the content model's soups and
@@ -157,4 +173,5 @@ def search_tables_from_catalog(movies: pd.DataFrame, soups: Sequence[str] | None
     tables = build_search_tables(records, prior)
     if soups is not None and vocabulary is not None:
         tables.terms = term_postings(soups, vocabulary)
+        tables.known_words = known_words(soups, vocabulary)
     return tables

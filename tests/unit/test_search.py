@@ -197,6 +197,28 @@ def test_bm25_postings_score_movies_with_the_query_terms():
     assert both[1] > 0 and both[0] == scores[0]
 
 
+def test_known_words_are_the_soup_words_whose_term_is_in_the_vocabulary():
+    from movierec.trainer.search import known_words
+
+    soups = ["Toys come alive tomhanks", "the toy heist"]
+    vocabulary = ["aliv", "toy", "tomhank"]  # "come" and "heist" left out, as min_df might
+    known = known_words(soups, vocabulary)
+    assert known.terms(vocabulary) == {"alive": "aliv", "tomhanks": "tomhank", "toy": "toy", "toys": "toy"}
+    assert known.words == sorted(known.words)
+
+
+def test_known_words_survive_a_write_and_read(tmp_path, engine):
+    from movierec.trainer.search import known_words
+
+    engine.tables.known_words = known_words(["toys come alive"], ["toy", "aliv"])
+    try:
+        engine.tables.write(tmp_path)
+    finally:
+        engine.tables.known_words = None
+    loaded = read_search(tmp_path).known_words
+    assert loaded.terms(["toy", "aliv"]) == {"toys": "toy", "alive": "aliv"}
+
+
 def test_skipping_fuzzy_that_cannot_reach_the_top_k_changes_nothing(monkeypatch):
     from movierec.service import search as search_module
 

@@ -35,6 +35,22 @@ def test_typed_name_in_a_query_meets_the_name_term():
     assert terms == ["film", "samuelljackson", "tomhank"]
 
 
+def test_known_words_give_the_stemmer_s_terms():
+    vocabulary = {"film": 0, "dog": 1, "run": 2, "park": 3}
+    known = {"films": "film", "dogs": "dog", "running": "run"}  # "park" and "runs" are not known: stemmed
+    for text in ("Films about dogs running in the park", "the dog runs", "zzz"):
+        assert query_terms(text, vocabulary, known) == query_terms(text, vocabulary)
+
+
+def test_with_known_words_a_run_is_joined_when_the_joined_word_is_known():
+    vocabulary = {"tomhank": 0, "tom": 1, "hank": 2}
+    known = {"tomhanks": "tomhank", "tom": "tom", "hanks": "hank"}
+    assert query_terms("tom hanks", vocabulary, known) == ["tomhank"]
+    # "tomhank" stems to a vocabulary term but is not a word of the catalog: two words
+    assert query_terms("tom hank", vocabulary, known) == ["tom", "hank"]
+    assert query_terms("tom hank", vocabulary) == ["tomhank"]
+
+
 @pytest.fixture(scope="module")
 def fitted():
     vectorizer = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, dtype=np.float32)
