@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .model import LoadedModel
     from .requests import RowFilter
 
+from .blocking import QueryBlocking, TrigramBlocker
 from .free_text import TEXT_WEIGHT, FreeText
 from .name_match import FUZZY_MAX, KeyMatcher
 from .ranking import ranking_order
@@ -55,6 +56,7 @@ from .ranking import ranking_order
 TITLE, PERSON, KEYWORD, TEXT = pb.SEARCH_FIELD_TITLE, pb.SEARCH_FIELD_PERSON, pb.SEARCH_FIELD_KEYWORD, \
     pb.SEARCH_FIELD_TEXT
 ALL_FIELDS = (TITLE, PERSON, KEYWORD, TEXT)
+NAME_FIELDS = (TITLE, PERSON, KEYWORD)       # the tables of the trigram blocker, in its order
 FIELD_WEIGHTS = {TITLE: 1.0, PERSON: 0.98, KEYWORD: 0.92, TEXT: TEXT_WEIGHT}
 
 TITLE_KIND_FACTOR = (1.0, 0.99, 0.97)        # own title, original/alternate title, article dropped
@@ -92,8 +94,10 @@ class SearchEngine:
                 known = tables.known_words.terms(sorted(vocabulary, key=vocabulary.__getitem__))  # column order
             self.text = FreeText(index=index, vectors=vectors, vocabulary=vocabulary, idf=idf, components=components,
                                  terms=tables.terms, prior=self.prior, known_words=known)
-        self.titles, self.people, self.keywords = (KeyMatcher(t) for t in (tables.titles, tables.people,
-                                                                           tables.keywords))
+        self.blocker = TrigramBlocker([tables.titles, tables.people, tables.keywords])
+        self.titles, self.people, self.keywords = (
+            KeyMatcher(t, self.blocker, position)
+            for position, t in enumerate((tables.titles, tables.people, tables.keywords)))
 
     @property
     def has_text(self) -> bool:
@@ -128,7 +132,7 @@ class SearchEngine:
 
     def _field_hits(self, field: int, matcher: KeyMatcher, variants: list[tuple[str, int | None]], k: int,
                     row_filter: RowFilter | None, best: dict[int, tuple[float, int, str, str]],
-                    fuzzy: bool = True) -> None:
+                    blocking: QueryBlocking, fuzzy: bool = True) -> None:
         """Score every posting of the matched keys at once; keep each movie's best, then the field's top k.
 
         Cutting a field to its own top k is exact: a movie below it has k better movies in this field
@@ -143,7 +147,7 @@ class SearchEngine:
         key_ids: list[int] = []
         years: list[int] = []
         for q, year in variants:
-            for key_id, quality in matcher.match(q, k if year is None else 0, fuzzy).items():
+            for key_id, quality in matcher.match(q, k if year is None else 0, fuzzy, blocking).items():
                 start = pointers[key_id]
                 starts.append(start)
                 ends.append(min(pointers[key_id + 1], start + per_key))
@@ -205,14 +209,17 @@ class SearchEngine:
         if row_filter is not None and not row_filter.active and not row_filter.excluded:
             row_filter = None
         best: dict[int, tuple[float, int, str, str]] = {}
-        if TITLE in fields:
-            self._field_hits(TITLE, self.titles, title_variants(query), k, row_filter, best)
         plain = normalize(query)
+        # the name tables asked about `plain` are blocked together, by whichever asks first
+        blocking = QueryBlocking(self.blocker, plain, [position for position, field in enumerate(NAME_FIELDS)
+                                                       if field in fields])
+        if TITLE in fields:
+            self._field_hits(TITLE, self.titles, title_variants(query), k, row_filter, best, blocking)
         if PERSON in fields:
-            self._field_hits(PERSON, self.people, [(plain, None)], k, row_filter, best,
+            self._field_hits(PERSON, self.people, [(plain, None)], k, row_filter, best, blocking,
                              _fuzzy_may_count(PERSON, k, best))
         if KEYWORD in fields:
-            self._field_hits(KEYWORD, self.keywords, [(plain, None)], k, row_filter, best,
+            self._field_hits(KEYWORD, self.keywords, [(plain, None)], k, row_filter, best, blocking,
                              _fuzzy_may_count(KEYWORD, k, best))
         if self.text is not None and TEXT in fields and sum(1 for hit in best.values() if hit[0] > TEXT_WEIGHT) < k:
             # skipped when no text hit (≤ 0.6) could reach the top k

@@ -15,7 +15,6 @@ from movierec.service.name_match import (
     GRAM_DF_SHARE,
     PREFIX,
     KeyMatcher,
-    _trigram_members,
     fuzzy_cutoff,
     query_trigrams,
 )
@@ -44,14 +43,19 @@ def reference_candidates(table: NameTable, q: str, min_length: float) -> list[in
     return np.union1d(first, second).tolist()
 
 
-@pytest.fixture(scope="module")
-def names() -> NameTable:
-    rng = random.Random(7)
+def syllable_table(seed: int, size: int) -> NameTable:
+    """Made-up names from a few syllables: many shared trigrams, so blocking has to choose."""
+    rng = random.Random(seed)
     syllables = ["ka", "ro", "mi", "tan", "sel", "vo", "ri", "an", "der", "son", "li", "ma", "be", "th", "or"]
     keys = {" ".join("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
-                     for _ in range(rng.randint(1, 3))) for _ in range(3000)}
+                     for _ in range(rng.randint(1, 3))) for _ in range(size)}
     prior = np.linspace(0, 1, len(keys), dtype=np.float32)
     return NameTable.build(((k, k, row, 0, "") for row, k in enumerate(sorted(keys))), prior)
+
+
+@pytest.fixture(scope="module")
+def names() -> NameTable:
+    return syllable_table(7, 3000)
 
 
 def test_blocking_equals_the_plain_rule(names):
@@ -66,29 +70,6 @@ def test_blocking_equals_the_plain_rule(names):
         assert matcher._candidates(q, min_length) == expected, q
         checked_top += len(expected) > FUZZY_CANDIDATES
     assert checked_top > 20  # the two-tops branch is exercised, not only the small one
-
-
-@pytest.mark.parametrize("n_keys", [3_000, 1 << 20])  # the second needs int64 members
-def test_a_trigram_member_encodes_its_key_length_and_trigram_count(n_keys):
-    rng = np.random.default_rng(5)
-    gram_keys = np.sort(rng.choice(n_keys, size=500, replace=False)).astype(np.int32)
-    lengths = rng.integers(1, 90, n_keys)
-    table = _Sized(key_grams=rng.integers(1, 60, n_keys).astype(np.int16), gram_keys=gram_keys, size=n_keys)
-    members, count_bits, length_bits = _trigram_members(table, lengths)
-    assert members.dtype == (np.int64 if n_keys << (count_bits + length_bits) >= 2 ** 31 else np.int32)
-    assert np.array_equal(members >> (count_bits + length_bits), gram_keys)
-    assert np.array_equal((members >> count_bits) & ((1 << length_bits) - 1), lengths[gram_keys])
-    assert np.array_equal(members & ((1 << count_bits) - 1), table.key_grams[gram_keys])
-
-
-class _Sized:
-    """A NameTable stand-in: the arrays `_trigram_members` reads, and a length."""
-
-    def __init__(self, key_grams, gram_keys, size):
-        self.key_grams, self.gram_keys, self._size = key_grams, gram_keys, size
-
-    def __len__(self):
-        return self._size
 
 
 def test_match_scores_exact_prefix_and_typo(names):
