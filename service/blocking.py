@@ -86,7 +86,7 @@ class TrigramBlocker:
         for p in positions:
             if len(chosen[p]) < 2:
                 chosen[p] = sorted(found[p], key=_span_size)[:2]
-            slices.extend(self.members[start:end] for start, end, _ in chosen[p])
+            slices += [self.members[start:end] for start, end, _ in chosen[p]]
         out: dict[int, list[int]] = {p: [] for p in positions}
         if not slices:
             return out
@@ -116,15 +116,14 @@ class TrigramBlocker:
         edges = np.searchsorted(keys, self.key_offsets).tolist()
         for p in positions:
             low, high = edges[p], edges[p + 1]
-            offset = self.key_offsets[p]
+            table_keys = keys[low:high] - self.key_offsets[p]
             if high - low <= FUZZY_CANDIDATES:
-                out[p] = (keys[low:high] - offset).tolist()  # both tops are all of them
+                out[p] = table_keys.tolist()  # both tops are all of them
                 continue
-            table_keys = keys[low:high]
             picked = set(table_keys[np.argpartition(dice[low:high], FUZZY_CANDIDATES)[:FUZZY_CANDIDATES]].tolist())
             picked.update(table_keys[np.argpartition(both[low:high], FUZZY_CANDIDATES // 2)
                                      [:FUZZY_CANDIDATES // 2]].tolist())
-            out[p] = sorted(key - offset for key in picked)
+            out[p] = sorted(picked)
         return out
 
 

@@ -122,10 +122,11 @@ class KeyMatcher:
                                                 score_cutoff=cutoff, limit=None):
             out[candidates[position]] = min(float(sim), FUZZY_MAX)
         if size >= MIN_FUZZY_PREFIX_LENGTH:
-            longer = [(c, choice[:size]) for c, choice in zip(candidates, choices, strict=True) if len(choice) > size]
-            for _, sim, position in process.extract(q, [head for _, head in longer], scorer=OSA.normalized_similarity,
+            # a key no longer than q is its own head: scored as a whole above, higher than PREFIX × the same
+            heads = [choice[:size] for choice in choices]
+            for _, sim, position in process.extract(q, heads, scorer=OSA.normalized_similarity,
                                                     score_cutoff=cutoff, limit=None):
-                key_id = longer[position][0]
+                key_id = candidates[position]
                 out[key_id] = max(out.get(key_id, 0.0), PREFIX * float(sim))
         if size <= SHORT_QUERY:
             # A typo in a short word leaves it few trigrams in common with the right key: also score
