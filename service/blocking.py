@@ -53,22 +53,18 @@ class TrigramBlocker:
         dtype = dtype or member_dtype(self.key_offsets[-1], shift)
         # trigram → its span in each table (None: absent), built with C-level zips: ~10 ms on the real catalog
         vocabulary = list(dict.fromkeys(chain.from_iterable(t.grams for t in tables)))
-        position_of = dict(zip(vocabulary, range(len(vocabulary))))
         per_table: list[list[Span | None]] = []
         parts = []
         start = 0
         for position, (table, length, count) in enumerate(zip(tables, lengths, counts, strict=True)):
-            keys = np.asarray(table.gram_keys, dtype=np.int64)
-            packed = ((np.arange(len(table), dtype=np.int64) + self.key_offsets[position]) << shift
-                      | length << self.count_bits | count)
-            parts.append(packed[keys].astype(dtype))
+            packed = ((np.arange(len(table), dtype=dtype) + self.key_offsets[position]) << shift
+                      | (length << self.count_bits | count).astype(dtype))
+            parts.append(packed[table.gram_keys])
             bounds = np.asarray(table.gram_indptr, dtype=np.int64) + start
             rare = (np.diff(bounds) <= max(GRAM_DF_FLOOR, len(table) // GRAM_DF_SHARE)).tolist()
-            spans: list[Span | None] = [None] * len(vocabulary)
-            for gram, span in zip(table.grams, zip(bounds[:-1].tolist(), bounds[1:].tolist(), rare), strict=True):
-                spans[position_of[gram]] = span
-            per_table.append(spans)
-            start += len(keys)
+            spans = dict(zip(table.grams, zip(bounds[:-1].tolist(), bounds[1:].tolist(), rare)))
+            per_table.append(list(map(spans.get, vocabulary)))
+            start += len(table.gram_keys)
         self.members = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
         self._spans = dict(zip(vocabulary, zip(*per_table)))
         self.tables = len(tables)
