@@ -31,13 +31,14 @@ of each movie (the people a user searches for; extras with one uncredited role a
 queried by their exact name and with one letter replaced. Success@10: the person's most
 popular movie (by the search popularity prior) is in the top 10.
 
-Latency: `SearchEngine.search` per query after a warm-up, with the stem and trigram caches emptied
-(the quality pass ran the same queries): wall time of the first run (what a caller sees), the best
-of 3 runs (the code's own cost when other jobs share the machine: the scheduler only adds time) and
-thread CPU time, with the 1-minute load average beside them — for the title and person queries
-above, every keystroke prefix of 100 titles (what an autocomplete box sends), and free-text
-queries. Beside Search's p99/p50, the machine's: a fixed workload (`Reference`) timed after
-every query, whose spread is the VM's alone. Load: `SearchEngine.load` repeated.
+Latency: `SearchEngine.search` per query after a warm-up, in 3 passes over the queries with the stem
+and trigram caches emptied before each (so every run is a first run): wall time in the first pass
+(what a caller sees), the per-query minimum over the passes (the code's own cost when other jobs
+share the machine: they only add time) and thread CPU time, with the 1-minute load average beside
+them — for the title and person queries above, every keystroke prefix of 100 titles (what an
+autocomplete box sends), and free-text queries. Beside Search's p99/p50, the machine's: a fixed
+workload (`Reference`) timed after every query, whose spread is the VM's alone. Load:
+`SearchEngine.load` repeated.
 Writes benchmarks/results/search_quality.json.
 """
 
@@ -76,6 +77,7 @@ PERTURBATIONS = ("movielens_style", "case", "dropped_article", "missing_year", "
 TEXT_QUERIES = ("toys come to life", "heist in las vegas", "a boy wizard goes to school", "haunted house",
                 "space station crew", "serial killer detective", "road trip comedy", "world war two soldiers",
                 "love story in paris", "zombie apocalypse", "time travel paradox", "shark attack")
+PASSES = 3                                   # latency: every query timed once per pass
 TARGETS = {"title_mrr@10": 0.95, "title_success@1": 0.90, "person_success@10": 0.95, "latency_p99_ms": 2.0}
 
 
@@ -275,37 +277,39 @@ class Reference:
         return (time.perf_counter() - started) * 1000.0
 
 
-def latency(engine: SearchEngine, queries: list[str], repeat: int = 1, tries: int = 3) -> dict[str, float]:
-    """Per query: wall time of its first run, the best wall time of `tries` runs, and CPU time.
+def latency(engine: SearchEngine, queries: list[str], repeat: int = 1, passes: int = PASSES) -> dict[str, float]:
+    """Per query and pass: wall and CPU time of a first run (the caches are emptied before every pass).
 
-    The best of a few runs estimates the cost of the code itself on a machine that other jobs share
-    (the scheduler can only add time); p50/p99 of the first runs are what a caller would have seen.
-    `Reference` is timed after each query: the machine's own p99/p50 in the same run.
+    p50/p99 of the first pass are what a caller would have seen. The per-query minimum over the passes
+    estimates the code's own cost: the machine only adds time, and its slow phases last seconds, longer
+    than back-to-back runs of one query (the best of 3 consecutive runs, reported until session 4, still
+    fell into them) but rarely as long as the passes, which run seconds apart. `Reference` is timed
+    after each query: the machine's own p50 and p99/p50 in the same run.
     """
     reference = Reference()
     for query in queries[:50]:
         engine.search(query, K)  # warm-up: page in the mapped arrays
-    # The quality pass has run these queries already: forget their stems and trigrams, so a first run
-    # costs what a never-seen query costs (words shared with earlier queries of the pass stay cached).
-    stem.cache_clear()
-    query_trigrams.cache_clear()
-    first, best, cpu, machine = [], [], [], []
-    for _ in range(repeat):
-        for query in queries:
-            runs = []
-            for attempt in range(tries):
-                started, started_cpu = time.perf_counter(), time.thread_time()
-                engine.search(query, K)
-                if attempt == 0:
-                    cpu.append((time.thread_time() - started_cpu) * 1000.0)
-                runs.append((time.perf_counter() - started) * 1000.0)
-            first.append(runs[0])
-            best.append(min(runs))
+    wall = np.zeros((passes, repeat * len(queries)))
+    cpu, machine = [], []
+    for p in range(passes):
+        # Forget stems and trigrams (the quality pass and earlier passes ran these queries), so a first
+        # run costs what a never-seen query costs (words shared with earlier queries of the pass stay cached).
+        stem.cache_clear()
+        query_trigrams.cache_clear()
+        for i, query in enumerate(queries * repeat):
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            engine.search(query, K)
+            wall[p, i] = (time.perf_counter() - started) * 1000.0
+            if p == 0:
+                cpu.append((time.thread_time() - started_cpu) * 1000.0)
             machine.append(reference.time_ms())
+    first, best = wall[0].tolist(), wall.min(axis=0).tolist()
     reference_p50, reference_p99 = percentile(machine, 50), percentile(machine, 99)
-    return {"queries": len(first), "p50_ms": round(percentile(first, 50), 3), "p99_ms": round(percentile(first, 99), 3),
+    return {"queries": len(first), "passes": passes,
+            "p50_ms": round(percentile(first, 50), 3), "p99_ms": round(percentile(first, 99), 3),
             "max_ms": round(max(first), 3), "mean_ms": round(statistics.fmean(first), 3),
-            "best_of_3_p50_ms": round(percentile(best, 50), 3), "best_of_3_p99_ms": round(percentile(best, 99), 3),
+            "best_of_passes_p50_ms": round(percentile(best, 50), 3),
+            "best_of_passes_p99_ms": round(percentile(best, 99), 3),
             "cpu_p50_ms": round(percentile(cpu, 50), 3), "cpu_p99_ms": round(percentile(cpu, 99), 3),
             "p99_over_p50": round(percentile(first, 99) / percentile(first, 50), 2),
             "reference_p50_ms": round(reference_p50, 3), "reference_p99_ms": round(reference_p99, 3),
@@ -411,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             "title_success@1": title_report["overall"]["success@1"] >= TARGETS["title_success@1"],
             "person_success@10": person_report["overall"]["success@10"] >= TARGETS["person_success@10"],
             "latency_p99_ms": max(all_latency) <= TARGETS["latency_p99_ms"],
-            "latency_best_of_3_p99_ms": max(v["best_of_3_p99_ms"] for v in latencies.values())
+            "latency_best_of_passes_p99_ms": max(v["best_of_passes_p99_ms"] for v in latencies.values())
             <= TARGETS["latency_p99_ms"],
         },
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
@@ -427,11 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"search quality — model {model.version}, {len(model.catalog)} movies, seed {args.seed}, k={K}")
     print(table(rows, ["queries", "n", "MRR@10", "success@1", "success@10"]))
     print()
-    columns = ("queries", "p50_ms", "p99_ms", "max_ms", "best_of_3_p50_ms", "best_of_3_p99_ms", "cpu_p50_ms",
+    columns = ("queries", "p50_ms", "p99_ms", "max_ms", "best_of_passes_p50_ms", "best_of_passes_p99_ms", "cpu_p50_ms",
                "cpu_p99_ms", "p99_over_p50", "reference_p50_ms", "reference_p99_over_p50", "load_average_1m")
     print(table([[name, *(v[c] for c in columns)] for name, v in latencies.items()],
-                ["latency (in-process, ms)", "n", "p50", "p99", "max", "best3 p50", "best3 p99", "cpu p50", "cpu p99",
+                ["latency (in-process, ms)", "n", "p50", "p99", "max", "best p50", "best p99", "cpu p50", "cpu p99",
                  "p99/p50", "ref p50", "ref p99/p50", "loadavg"]))
+    print(f"p50/p99/max: first pass (what a caller sees); best: per-query minimum of {PASSES} passes (the code's cost)")
     print("ref: the same fixed workload timed after every query (Reference): identical work, so its p50 is the\n"
           "machine's speed in this run (~1.5x apart between runs on the shared VM), its p99/p50 the machine's spread")
     print(f"\nsearch structures load: median {load['median_ms']} ms, max {load['max_ms']} ms "
