@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from movierec.artifacts.search import SearchTables, has_search, normalize, read_search, title_search_key
+from movierec.artifacts.search import NameTable, SearchTables, has_search, normalize, read_search, title_search_key
 from movierec.artifacts.titles import split_year
 from movierec.v1 import recommender_pb2 as pb
 
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 from .blocking import QueryBlocking, TrigramBlocker
 from .free_text import TEXT_WEIGHT, FreeText
 from .name_match import FUZZY_MAX, KeyMatcher
-from .ranking import ranking_order
+from .ranking import ranking_order, ranking_order_few
 
 TITLE, PERSON, KEYWORD, TEXT = pb.SEARCH_FIELD_TITLE, pb.SEARCH_FIELD_PERSON, pb.SEARCH_FIELD_KEYWORD, \
     pb.SEARCH_FIELD_TEXT
@@ -63,7 +63,11 @@ TITLE_KIND_FACTOR = (1.0, 0.99, 0.97)        # own title, original/alternate tit
 YEAR_BONUS = 0.01
 YEAR_MISMATCH = 0.90
 POSTINGS_PER_KEY = 200                       # movies of one key considered (most popular first)
+FEW_POSTINGS = 16                            # up to this many, a field is scored in Python (`_rank_few`)
 _BARE_YEAR = re.compile(r"^(?P<title>.+?)\s+(?P<year>(?:18[89]|19\d|20\d)\d)$")
+
+
+Ranked = tuple[int, int, float, int]         # (row, posting, score, key id) of one posting
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class SearchEngine:
         self.kind_factor = np.array(TITLE_KIND_FACTOR + (1.0,) * (256 - len(TITLE_KIND_FACTOR)))
         self._title_factor = self.kind_factor[np.asarray(tables.titles.kinds, dtype=np.uint8)]  # per title posting
         self.years = np.array(years, dtype=np.int32) if years is not None else np.zeros(len(self.prior), np.int32)
+        # the same, as Python lists for fields with few postings (`_rank_few`)
+        self._title_factors, self._row_years = self._title_factor.tolist(), self.years.tolist()
+        self._priors = self.prior.tolist()
         self.load_seconds = 0.0
         self.text: FreeText | None = None
         if vocabulary and idf is not None and FreeText.usable(index, vectors, components):
@@ -157,6 +164,27 @@ class SearchEngine:
         if not starts:
             return
         table = matcher.table
+        if sum(ends) - sum(starts) <= FEW_POSTINGS:
+            ranked = self._rank_few(field, table, starts, ends, qualities, key_ids, years, row_filter)
+        else:
+            ranked = self._rank_many(field, table, starts, ends, qualities, key_ids, years, row_filter)
+        # A movie's first posting in ranking order is its best one, and these first postings are
+        # already in ranking order (distinct rows: the order is total), so the top k are the first k.
+        taken: set[int] = set()
+        for row, posting, score, key_id in ranked:
+            if row in taken:
+                continue
+            taken.add(row)
+            seen = best.get(row)
+            if seen is None or seen[0] < score:
+                detail = table.detail(posting) if field == PERSON else ""
+                best[row] = (score, field, table.display[key_id], detail)
+            if len(taken) == k:
+                break
+
+    def _rank_many(self, field: int, table: NameTable, starts: list[int], ends: list[int], qualities: list[float],
+                   key_ids: list[int], years: list[int], row_filter: RowFilter | None) -> Iterable[Ranked]:
+        """(row, posting, score, key id) of every posting of the matched keys, best first; numpy arrays."""
         if sum(ends) - sum(starts) == len(starts):  # one posting per key (most titles): nothing to expand
             postings = np.array(starts)
             scores = np.array(qualities, dtype=np.float64)
@@ -180,24 +208,38 @@ class SearchEngine:
         if row_filter is not None:
             keep = row_filter.passes(rows)
             postings, scores, keys, rows = postings[keep], scores[keep], keys[keep], rows[keep]
-        if not len(rows):
-            return
         order = ranking_order(rows, scores, self.prior)
-        # A movie's first posting in ranking order is its best one, and these first postings are
-        # already in ranking order (distinct rows: the order is total), so the top k are the first k.
-        taken: dict[int, int] = {}
-        for position, row in zip(order.tolist(), rows[order].tolist(), strict=True):
-            if row not in taken:
-                taken[row] = position
-                if len(taken) == k:
-                    break
-        chosen = list(taken.values())
-        for row, posting, score, key_id in zip(taken, postings[chosen].tolist(), scores[chosen].tolist(),
-                                               keys[chosen].tolist(), strict=True):
-            seen = best.get(row)
-            if seen is None or seen[0] < score:
-                detail = table.detail(posting) if field == PERSON else ""
-                best[row] = (score, field, table.display[key_id], detail)
+        return zip(rows[order].tolist(), postings[order].tolist(), scores[order].tolist(), keys[order].tolist(),
+                   strict=True)
+
+    def _rank_few(self, field: int, table: NameTable, starts: list[int], ends: list[int], qualities: list[float],
+                  key_ids: list[int], years: list[int], row_filter: RowFilter | None) -> Iterable[Ranked]:
+        """`_rank_many` for at most FEW_POSTINGS postings, in Python floats: the same arithmetic
+        (IEEE doubles either way), so the same scores and order for a fraction of the calls."""
+        postings: list[int] = []
+        scores: list[float] = []
+        keys: list[int] = []
+        wanted: list[int] = []
+        for start, end, quality, key_id, year in zip(starts, ends, qualities, key_ids, years, strict=True):
+            for posting in range(start, end):
+                postings.append(posting)
+                scores.append(quality)
+                keys.append(key_id)
+                wanted.append(year)
+        rows = table.rows[postings].tolist()
+        if field == TITLE:
+            factor = self._title_factors
+            scores = [score * factor[posting] for score, posting in zip(scores, postings, strict=True)]
+            if max(years) >= 0:  # the query names a year
+                year_of = self._row_years
+                scores = [score if year < 0 else score + YEAR_BONUS if year_of[row] == year else score * YEAR_MISMATCH
+                          for score, row, year in zip(scores, rows, wanted, strict=True)]
+        if row_filter is not None:
+            keep = row_filter.passes(np.array(rows, dtype=np.int64)).tolist()
+            postings, scores, keys, rows = ([value for value, kept in zip(column, keep, strict=True) if kept]
+                                            for column in (postings, scores, keys, rows))
+        order = ranking_order_few(rows, scores, self._priors)
+        return [(rows[i], postings[i], scores[i], keys[i]) for i in order]
 
 
     # ------------------------------------------------------------------ the query

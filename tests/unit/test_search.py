@@ -244,3 +244,33 @@ def test_a_key_s_movies_past_the_first_k_change_nothing(monkeypatch):
     truncated = {(q, k): engine.search(q, k=k) for q in queries for k in (1, 5, 10, 30)}
     monkeypatch.setattr(search_module, "_postings_per_key", lambda *args: search_module.POSTINGS_PER_KEY)
     assert {(q, k): engine.search(q, k=k) for q in queries for k in (1, 5, 10, 30)} == truncated
+
+
+def test_fields_with_few_postings_rank_in_python_exactly_as_numpy_does(monkeypatch):
+    from movierec.service import search as search_module
+
+    movies = [{"title": ["Heat", "Heat 2", "The Heat", "Heist"][i % 4], "year": 1980 + i % 7,
+               "cast": ["Tom Hanks"] if i % 3 else ["Tim Hanks"], "keywords": ["heist"] if i % 2 else ["heat wave"],
+               "original_title": "Chaleur" if i % 5 == 0 else None, "popularity": (i * 37) % 11}
+              for i in range(24)]
+    engine = make_engine(movies)
+    allowed = np.arange(len(movies)) % 4 != 1
+    queries = ["heat", "heat 1983", "Heat (1985)", "the heat", "haet", "tom hanks", "tim", "heist", "chaleur", "he"]
+    filters = [None, RowFilter(allowed, frozenset({2, 7}))]
+
+    def everything():
+        return [engine.search(q, k=k, row_filter=f) for q in queries for k in (1, 3, 10) for f in filters]
+
+    monkeypatch.setattr(search_module, "FEW_POSTINGS", -1)  # numpy for every field
+    with_numpy = everything()
+    monkeypatch.setattr(search_module, "FEW_POSTINGS", 10 ** 6)  # Python for every field
+    assert everything() == with_numpy
+
+
+def test_round_score_is_numpy_s_rounding_to_four_decimals():
+    from movierec.service.ranking import round_score
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.random(20_000), (np.arange(2_000) + 0.5) / 10_000,  # halfway cases
+                             rng.random(2_000) * 0.98 * 0.95 * 0.9])
+    assert [round_score(v) for v in values.tolist()] == np.round(values, 4).tolist()
