@@ -122,9 +122,10 @@ class FreeText:
         full[:self.text_dims] = q_text
         if row_filter is None and wanted < exact_heap_limit():  # the same answer from fewer rows (_may_enter)
             semantic, _ = self.index.search(full, wanted, Scope.GLOBAL, allowed=self._may_enter(products, wanted))
-        else:
-            semantic, _ = self.index.search(full, wanted, Scope.GLOBAL, allowed=row_filter.allowed,
-                                            exclude=row_filter.excluded)
+        else:  # a filter, or a size from which FAISS uses a reservoir: the whole search
+            semantic, _ = self.index.search(full, wanted, Scope.GLOBAL,
+                                            allowed=None if row_filter is None else row_filter.allowed,
+                                            exclude=() if row_filter is None else row_filter.excluded)
         return np.asarray(semantic, dtype=np.int64)
 
     def _may_enter(self, products: np.ndarray, size: int) -> np.ndarray:

@@ -125,6 +125,17 @@ def test_ties_that_could_reach_the_top_k_ask_faiss(vectors):
     assert hits == reference_hits(text, "heist", 10, None)
 
 
+def test_ties_at_a_large_k_ask_faiss_for_its_whole_answer(vectors):
+    """From exact_heap_limit() on (k ≥ 34 here), the near-tie fallback runs the unrestricted search."""
+    text, _ = make(vectors, seed=5)
+    duplicated = vectors.copy()
+    duplicated[100:300, :TEXT_DIMS] = text._term_rows[0] / np.linalg.norm(text._term_rows[0])
+    text, index = make(duplicated, seed=5, bm25=False)
+    hits = [row for row, _ in text.hits("heist", 40, None)]
+    assert index.calls == 1
+    assert hits == reference_hits(text, "heist", 40, None)
+
+
 def test_faiss_restricted_to_the_rows_it_may_admit_answers_the_same():
     """The near-tie fallback asks FAISS about `_may_enter` rows only: same rows, ties included."""
     faiss = pytest.importorskip("faiss")
