@@ -255,9 +255,10 @@ class Reference:
     The shared VM has slow phases (another tenant, a busy sibling hyperthread) in which the same work
     takes up to about twice as long, for stretches longer than a query. Search's p99/p50 in a run is
     its own spread times that; the reference's p99/p50, timed interleaved in the same run, shows how
-    much of it the machine accounts for (numbers are compared as ratios within one run). About 0.1 ms
+    much of it the machine accounts for (numbers are compared as ratios within one run). About 0.2 ms
     of Python arithmetic and dict lookups over a few kilobytes: small enough not to push the engine's
-    data out of the caches (a 1 MB reference made the queries ~20% slower).
+    data out of the caches (a 1 MB reference made the queries ~20% slower; this one ~1%), so it sees
+    the CPU's speed but not contention for the shared L3 and memory bandwidth.
     """
 
     def __init__(self, size: int = 256):
