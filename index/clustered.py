@@ -260,9 +260,8 @@ class ClusteredIndex:
         q = self._as_queries(query)
         if len(q) != 1:
             raise ValueError("search takes one query; use search_batch for several")
-        if (allowed is None and self._exact
-                and (cluster is None or isinstance(cluster, (int, np.integer)))):
-            return self._search_one(q, k, Scope(scope), cluster, probes, exclude)
+        if self._exact and (cluster is None or isinstance(cluster, (int, np.integer))):
+            return self._search_one(q, k, Scope(scope), cluster, probes, exclude, allowed)
         return self.search_batch(q, k, scope, clusters=cluster, probes=probes,
                                  allowed=allowed, exclude=exclude)[0]
 
@@ -297,13 +296,19 @@ class ClusteredIndex:
     # ------------------------------------------------------------------ internals
 
     def _search_one(self, q: np.ndarray, k: int, scope: Scope, cluster: int | None,
-                    probes: int, exclude: Iterable[int] | np.ndarray) -> Hits:
-        """search() for one unmasked query over exact (flat) indexes, with the least Python
-        around FAISS: no RowFilter, params or grouping; every visited index writes into one
+                    probes: int, exclude: Iterable[int] | np.ndarray, allowed: np.ndarray | None = None) -> Hits:
+        """search() for one query over exact (flat) indexes, with the least Python around FAISS:
+        no grouping, and a RowFilter only for a mask; every visited index writes into one
         preallocated pair of result arrays through the SWIG `search_c` directly (the Python
         `search` wrapper re-validates and allocates per call), and one _best merges them.
-        Same answer as search_batch: same kk per index, same merge and tie order."""
-        dropped = _NO_ROWS if _is_empty(exclude) else as_rows(exclude, self._ntotal)
+        Same answer as search_batch: same selector and kk per index, same merge and tie order."""
+        params = row_filter = None
+        if allowed is None:
+            dropped = _NO_ROWS if _is_empty(exclude) else as_rows(exclude, self._ntotal)
+        else:
+            row_filter = RowFilter(self._ntotal, allowed, exclude)  # holds the selector's bitmap
+            dropped = row_filter.dropped
+            params = search_params(Kind.FLAT, self._spec, k, row_filter.selector)
         if k < 1:
             return _no_hits()
         wanted = k + len(dropped)
@@ -325,7 +330,7 @@ class ClusteredIndex:
                 if kk == 0:
                     continue
                 end = offset + kk
-                search_c(1, x, kk, _ptr(scores[offset:end]), _ptr(rows[offset:end]), None)
+                search_c(1, x, kk, _ptr(scores[offset:end]), _ptr(rows[offset:end]), params)
                 offset = end
         finally:
             if previous != SEARCH_THREADS:

@@ -156,3 +156,17 @@ def test_filtered_search_on_hnsw_clusters_is_still_complete(blobs: Blobs) -> Non
     rows, _ = hnsw.search(blobs.vectors[0], K, Scope.CLUSTER, cluster=cluster, allowed=allowed)
     assert len(rows) == min(K, available)
     assert allowed[rows].all() and (blobs.labels[rows] == cluster).all()
+
+
+@pytest.mark.parametrize("scope", [Scope.CLUSTER, Scope.PROBE, Scope.GLOBAL])
+def test_one_masked_query_answers_as_the_batch_path(index: ClusteredIndex, blobs: Blobs, scope: Scope) -> None:
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        allowed = rng.random(N_ROWS) < (0.02 if trial % 2 else 0.6)
+        exclude = rng.choice(N_ROWS, size=trial, replace=False)
+        query = blobs.vectors[rng.integers(N_ROWS)]
+        for k in (1, K, 150):
+            one = index.search(query, k, scope, allowed=allowed, exclude=exclude)
+            batch = index.search_batch(query[None], k, scope, allowed=allowed, exclude=exclude)[0]
+            np.testing.assert_array_equal(one[0], batch[0])
+            np.testing.assert_array_equal(one[1], batch[1])
