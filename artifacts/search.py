@@ -36,7 +36,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -105,11 +106,11 @@ class NameTable:
     gram_indptr: np.ndarray
     gram_keys: np.ndarray
     key_grams: np.ndarray
-    gram_index: dict[str, int] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if not self.gram_index:
-            self.gram_index = {g: i for i, g in enumerate(self.grams)}
+    @cached_property
+    def gram_index(self) -> dict[str, int]:
+        """Trigram → its id, built on first use: serving blocks with `grams` itself."""
+        return dict(zip(self.grams, range(len(self.grams))))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -182,7 +183,6 @@ class NameTable:
             gram_indptr=gram_indptr,
             gram_keys=np.asarray(flat, dtype=np.int32),
             key_grams=np.asarray([len(gs) for gs in gram_lists], dtype=np.int16),
-            gram_index=gram_position,
         )
 
     # ------------------------------------------------------------------ files
@@ -267,7 +267,7 @@ class KnownWords:
 
     def terms(self, vocabulary: list[str]) -> dict[str, str]:
         """Word → term, for `artifacts.text.query_terms`."""
-        return dict(zip(self.words, (vocabulary[c] for c in self.columns.tolist()), strict=True))
+        return dict(zip(self.words, map(vocabulary.__getitem__, self.columns.tolist()), strict=True))
 
 
 @dataclass

@@ -43,7 +43,7 @@ class TrigramBlocker:
 
     def __init__(self, tables: Sequence[NameTable], dtype: type | None = None):
         """`dtype` of the members: by default int32 when every member fits, else int64."""
-        lengths = [np.fromiter(map(len, t.keys), dtype=np.int64, count=len(t.keys)) for t in tables]
+        self.key_lengths = lengths = [np.fromiter(map(len, t.keys), dtype=np.int64, count=len(t.keys)) for t in tables]
         counts = [np.asarray(t.key_grams, dtype=np.int64) for t in tables]
         self.count_bits = max([1] + [int(c.max()).bit_length() for c in counts if len(c)])
         self.length_bits = max([1] + [int(n.max()).bit_length() for n in lengths if len(n)])

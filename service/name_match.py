@@ -67,7 +67,8 @@ class KeyMatcher:
         self.blocker = blocker if blocker is not None else TrigramBlocker([table])
         self.position = position if blocker is not None else 0
         self._longest = self.blocker.longest[self.position]
-        self._short = ShortKeys(self.keys, range(MIN_FUZZY_LENGTH, SHORT_QUERY + 1), fuzzy_cutoff)
+        self._short = ShortKeys(self.keys, range(MIN_FUZZY_LENGTH, SHORT_QUERY + 1), fuzzy_cutoff,
+                                self.blocker.key_lengths[self.position])
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -98,7 +98,9 @@ class SearchEngine:
         if vocabulary and idf is not None and FreeText.usable(index, vectors, components):
             known = None
             if tables.known_words is not None:
-                known = tables.known_words.terms(sorted(vocabulary, key=vocabulary.__getitem__))  # column order
+                in_order = list(vocabulary.values()) == list(range(len(vocabulary)))  # as `load` builds it
+                by_column = list(vocabulary) if in_order else sorted(vocabulary, key=vocabulary.__getitem__)
+                known = tables.known_words.terms(by_column)
             self.text = FreeText(index=index, vectors=vectors, vocabulary=vocabulary, idf=idf, components=components,
                                  terms=tables.terms, prior=self.prior, known_words=known)
         self.blocker = TrigramBlocker([tables.titles, tables.people, tables.keywords])

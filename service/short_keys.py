@@ -27,6 +27,7 @@ _OTHER = len(_CLASS)                       # every other character: one shared b
 _ALL = (1 << (_OTHER + 1)) - 1
 _SLACK = 1e-9                              # keeps keys a float rounding away from the allowed distance
 _BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+_ASCII_BITS = np.array([1 << _CLASS.get(chr(c), _OTHER) for c in range(128)], dtype=np.int64)
 
 
 def character_mask(text: str) -> int:
@@ -35,6 +36,22 @@ def character_mask(text: str) -> int:
     for char in text:
         mask |= 1 << _CLASS.get(char, _OTHER)
     return mask
+
+
+def character_masks(keys: list[str]) -> np.ndarray:
+    """`character_mask` of every key (int64), keys of one length at a time as a code-point matrix:
+    ~10x faster than key by key, which was most of building ShortKeys at load."""
+    out = np.zeros(len(keys), dtype=np.int64)
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    for length in np.unique(lengths).tolist():
+        if length == 0:
+            continue
+        positions = np.flatnonzero(lengths == length)
+        text = "".join([keys[i] for i in positions.tolist()])
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).reshape(len(positions), length)
+        bits = np.where(codes < len(_ASCII_BITS), _ASCII_BITS[np.minimum(codes, len(_ASCII_BITS) - 1)], 1 << _OTHER)
+        out[positions] = np.bitwise_or.reduce(bits, axis=1)
+    return out
 
 
 def _popcount(values: np.ndarray) -> np.ndarray:
@@ -46,11 +63,14 @@ def _popcount(values: np.ndarray) -> np.ndarray:
 class ShortKeys:
     """The keys of lengths q−1 … q+1 for each short query length, with their character masks."""
 
-    def __init__(self, keys: list[str], sizes: range, cutoff: Callable[[int], float]):
-        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+    def __init__(self, keys: list[str], sizes: range, cutoff: Callable[[int], float],
+                 lengths: np.ndarray | None = None):
+        """`lengths`: the keys' lengths (int64), when the caller has them already."""
+        if lengths is None:
+            lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
         short = np.flatnonzero((lengths >= sizes.start - 1) & (lengths <= sizes.stop))  # key order
         by_length = {int(length): short[lengths[short] == length] for length in np.unique(lengths[short])}
-        masks = {int(key_id): character_mask(keys[key_id]) for key_id in short.tolist()}
+        masks = dict(zip(short.tolist(), character_masks([keys[i] for i in short.tolist()]).tolist()))
         self._windows = {}
         for size in sizes:
             groups = [by_length.get(length, short[:0]) for length in range(size - 1, size + 2)]
@@ -85,4 +105,4 @@ class ShortKeys:
                     yield ids[group[position]], sim
 
 
-__all__ = ["ShortKeys", "character_mask"]
+__all__ = ["ShortKeys", "character_mask", "character_masks"]

@@ -11,7 +11,7 @@ from rapidfuzz.distance import OSA
 
 from movierec.service import short_keys
 from movierec.service.name_match import fuzzy_cutoff
-from movierec.service.short_keys import ShortKeys, character_mask
+from movierec.service.short_keys import ShortKeys, character_mask, character_masks
 
 SIZES = range(4, 7)
 
@@ -62,3 +62,8 @@ def test_popcount_without_numpy_bitwise_count(keys, monkeypatch):
 def test_queries_of_other_lengths_have_no_window(keys):
     short = ShortKeys(keys, SIZES, fuzzy_cutoff)
     assert list(short.matches("abc")) == [] and list(short.matches("abcdefg")) == []
+
+
+def test_masks_of_many_keys_are_each_key_s_mask(keys):
+    mixed = keys + ["", "中文", "x" * 40, "ÿ ö", "a\U0001F600"]
+    assert character_masks(mixed).tolist() == [character_mask(k) for k in mixed]
