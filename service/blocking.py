@@ -67,7 +67,6 @@ class TrigramBlocker:
             start += len(table.gram_keys)
         self.members = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
         self._spans = dict(zip(vocabulary, zip(*per_table)))
-        self.tables = len(tables)
 
     def candidates(self, grams: Sequence[str], min_length: float,
                    positions: Sequence[int]) -> dict[int, list[int]]:
@@ -143,9 +142,8 @@ class QueryBlocking:
         if q != self.shared:
             return self.blocker.candidates(grams, min_length, (position,))[position]
         if self._done is None or position not in self._done:
-            wanted = [p for p in self.positions if self.blocker.longest[p] >= min_length] or [position]
-            if position not in wanted:
-                wanted.append(position)
+            # every table whose keys can be long enough, and the asking one
+            wanted = {position, *(p for p in self.positions if self.blocker.longest[p] >= min_length)}
             self._done = self.blocker.candidates(grams, min_length, sorted(wanted))
         return self._done[position]
 

@@ -31,7 +31,7 @@ from rapidfuzz.distance import OSA
 
 from movierec.artifacts.search import NameTable, trigrams
 
-from .blocking import FUZZY_CANDIDATES, GRAM_DF_FLOOR, GRAM_DF_SHARE, QueryBlocking, TrigramBlocker
+from .blocking import QueryBlocking, TrigramBlocker
 from .short_keys import ShortKeys
 
 EXACT = 1.0
@@ -141,5 +141,4 @@ class KeyMatcher:
         return self.blocker.candidates(query_trigrams(q), min_length, (self.position,))[self.position]
 
 
-__all__ = ["EXACT", "FUZZY_CANDIDATES", "FUZZY_MAX", "GRAM_DF_FLOOR", "GRAM_DF_SHARE", "KeyMatcher", "PREFIX",
-           "fuzzy_cutoff", "query_trigrams"]
+__all__ = ["EXACT", "FUZZY_MAX", "KeyMatcher", "PREFIX", "fuzzy_cutoff", "query_trigrams"]

@@ -8,16 +8,8 @@ import numpy as np
 import pytest
 
 from movierec.artifacts.search import NameTable, trigrams
-from movierec.service.name_match import (
-    EXACT,
-    FUZZY_CANDIDATES,
-    GRAM_DF_FLOOR,
-    GRAM_DF_SHARE,
-    PREFIX,
-    KeyMatcher,
-    fuzzy_cutoff,
-    query_trigrams,
-)
+from movierec.service.blocking import FUZZY_CANDIDATES, GRAM_DF_FLOOR, GRAM_DF_SHARE
+from movierec.service.name_match import EXACT, PREFIX, KeyMatcher, fuzzy_cutoff, query_trigrams
 
 
 def reference_candidates(table: NameTable, q: str, min_length: float) -> list[int]:
