@@ -176,8 +176,7 @@ def tfidf_row(terms: Iterable[str], vocabulary_index: Mapping[str, int],
 
 
 def project_text(text: str, vocabulary_index: Mapping[str, int], idf: np.ndarray,
-                 components: np.ndarray, *, match_names: bool = True,
-                 known_words: Mapping[str, str] | None = None) -> np.ndarray:
+                 components: np.ndarray, *, match_names: bool = True) -> np.ndarray:
     """Project free text into the trained SVD space: TF-IDF row @ components.T.
 
     Reproduces `TruncatedSVD.transform(TfidfVectorizer.transform([text]))` with plain
@@ -187,7 +186,7 @@ def project_text(text: str, vocabulary_index: Mapping[str, int], idf: np.ndarray
     to the fitted pipeline. The result (k,) float32 is not normalised, like sklearn's;
     an unknown or empty text gives the zero vector.
     """
-    terms = query_terms(text, vocabulary_index, known_words) if match_names else analyze(text)
+    terms = query_terms(text, vocabulary_index) if match_names else analyze(text)
     columns, values = tfidf_row(terms, vocabulary_index, idf)
     components = np.asarray(components)
     if columns.size == 0:
