@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.search_quality import TEXT_QUERIES, person_queries, title_queries
+from benchmarks.search_quality import TEXT_QUERIES, keystroke_queries, person_queries, title_queries
 from movierec.service.model import load_model
 from movierec.service.requests import RowFilter
 from movierec.service.search import ALL_FIELDS
@@ -33,11 +32,8 @@ SHOWN_DIFFERENCES = 5
 
 
 def queries(model: Any, engine: Any) -> list[str]:
-    rng = random.Random(f"{SEED}-keystrokes")
-    typed = [str(t) for t in rng.sample(list(np.asarray(model.catalog.title)), 100)]
-    keystrokes = [t[:i] for t in typed for i in range(1, len(t) + 1) if t[:i].strip()]
     named = title_queries(model, 300, SEED) + person_queries(model, engine, 300, SEED)
-    return [q["query"] for q in named] + keystrokes + list(TEXT_QUERIES)
+    return [q["query"] for q in named] + keystroke_queries(model, SEED) + list(TEXT_QUERIES)
 
 
 def record(registry: Path) -> dict[str, Any]:

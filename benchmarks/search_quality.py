@@ -171,6 +171,13 @@ def title_queries(model: LoadedModel, per_kind: int, seed: int) -> list[dict[str
     return queries
 
 
+def keystroke_queries(model: LoadedModel, seed: int, titles: int = 100) -> list[str]:
+    """Every prefix of `titles` sampled display titles: what an autocomplete box sends, keystroke by keystroke."""
+    rng = random.Random(f"{seed}-keystrokes")
+    typed = [str(t) for t in rng.sample(list(np.asarray(model.catalog.title)), titles)]
+    return [t[:i] for t in typed for i in range(1, len(t) + 1) if t[:i].strip()]
+
+
 def score_titles(model: LoadedModel, engine: SearchEngine, queries: list[dict[str, Any]]) -> tuple[dict, list]:
     titles = [str(t) for t in np.asarray(model.catalog.title)]
     years = np.asarray(model.catalog.year).astype(int)
@@ -388,9 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         people = person_queries(model, engine, args.people, args.seed)
         title_report, title_misses = score_titles(model, engine, titles)
         person_report, person_misses = score_people(model, engine, people)
-        rng = random.Random(f"{args.seed}-keystrokes")
-        typed = [str(t) for t in rng.sample(list(np.asarray(model.catalog.title)), 100)]
-        keystrokes = [t[:i] for t in typed for i in range(1, len(t) + 1) if t[:i].strip()]
+        keystrokes = keystroke_queries(model, args.seed)
         latencies = {
             "title_and_person_queries": latency(engine, [q["query"] for q in titles + people]),
             "keystroke_prefixes": latency(engine, keystrokes),
