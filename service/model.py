@@ -19,6 +19,7 @@ from movierec.artifacts.catalog import MISSING_ID, CatalogArrays, read_catalog
 from movierec.artifacts.titles import title_key
 from movierec.index import ClusteredIndex
 
+from .gc_pause import collections_paused
 from .personal import PersonalArtifacts, load_personal
 from .search import SearchEngine
 
@@ -71,6 +72,11 @@ class LoadedModel:
 
 def load_model(registry_dir: Path, version: str = "", *, verify: bool = True) -> LoadedModel:
     """Load `version` (default: production) from the registry, or raise RegistryError/ValueError."""
+    with collections_paused():
+        return _load(registry_dir, version, verify)
+
+
+def _load(registry_dir: Path, version: str, verify: bool) -> LoadedModel:
     started = time.perf_counter()
     found = (registry.open_version(registry_dir, version, verify=verify) if version
              else registry.production_version(registry_dir, verify=verify))

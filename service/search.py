@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 from .blocking import QueryBlocking, TrigramBlocker
 from .free_text import TEXT_WEIGHT, FreeText
+from .gc_pause import collections_paused
 from .name_match import FUZZY_MAX, KeyMatcher
 from .ranking import ranking_order, ranking_order_few
 
@@ -118,6 +119,12 @@ class SearchEngine:
         """The engine for a version, or None when the version has no `search/` (built before Search)."""
         if not has_search(version_dir):
             return None
+        with collections_paused():
+            return cls._load(version_dir, index=index, vectors=vectors, years=years, manifest=manifest)
+
+    @classmethod
+    def _load(cls, version_dir: Path, *, index: Any, vectors: np.ndarray, years: np.ndarray,
+              manifest: dict[str, Any] | None) -> SearchEngine:
         started = time.perf_counter()
         tables = read_search(version_dir)
         content = version_dir / "content"
