@@ -178,6 +178,25 @@ def test_tables_survive_a_write_and_read(tmp_path, engine):
         assert loaded.search(query) == engine.search(query)
 
 
+def test_display_names_and_details_read_back_line_by_line(tmp_path, engine):
+    engine.tables.write(tmp_path)
+    people = read_search(tmp_path).people
+    assert list(people.display) == list(engine.tables.people.display)
+    assert [people.display[i] for i in range(len(people))] == list(engine.tables.people.display)
+    assert people.display[-1] == engine.tables.people.display[-1] and people.display[:2] == people.display[0:2]
+    assert [people.detail(p) for p in range(people.postings)] == \
+        [engine.tables.people.detail(p) for p in range(people.postings)]
+
+
+@pytest.mark.parametrize("lines", [[], ["only"], ["Amélie", "", "Cast: Woody (voice)"]])
+def test_lines_read_what_was_written(tmp_path, lines):
+    from movierec.artifacts.search import Lines
+
+    data = "\n".join(lines).encode("utf-8")
+    read = Lines(data)
+    assert len(read) == len(lines) and list(read) == lines and [read[i] for i in range(len(read))] == lines
+
+
 def test_popularity_prior_takes_the_better_known_source():
     prior = popularity_prior([0, 10, 20, 0], [5, 0, 0, 0])
     assert prior[3] == 0 and prior[0] == 1.0 and prior[2] == 1.0 and prior[1] == 0.5
