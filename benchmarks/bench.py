@@ -303,6 +303,11 @@ def in_process(model: Any, requests: dict[str, list[Any]]) -> dict[str, Any]:
     from movierec.service.config import ServeConfig
     from movierec.service.recommender import ModelHolder, RecommenderService
 
+    from movierec.artifacts.text import warm_up_stemmer
+
+    # As the server does once SERVING: otherwise `import nltk` (~0.5-2 s) lands in whichever timed
+    # Search call first stems a word new to the catalog (the warm-up call's words may all be known).
+    warm_up_stemmer()
     holder = ModelHolder()
     holder.set(model)
     service = RecommenderService(holder, ServeConfig())
