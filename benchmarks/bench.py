@@ -300,10 +300,9 @@ def _time_calls(fn: Any, args_list: list[Any], budget: float = 0.6) -> dict[str,
 
 def in_process(model: Any, requests: dict[str, list[Any]]) -> dict[str, Any]:
     """Per RPC: the handler without RPC, and its scoring function alone."""
+    from movierec.artifacts.text import warm_up_stemmer
     from movierec.service.config import ServeConfig
     from movierec.service.recommender import ModelHolder, RecommenderService
-
-    from movierec.artifacts.text import warm_up_stemmer
 
     # As the server does once SERVING: otherwise `import nltk` (~0.5-2 s) lands in whichever timed
     # Search call first stems a word new to the catalog (the warm-up call's words may all be known).
