@@ -37,7 +37,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any, overload
 
@@ -106,11 +105,6 @@ class NameTable:
     gram_indptr: np.ndarray
     gram_keys: np.ndarray
     key_grams: np.ndarray
-
-    @cached_property
-    def gram_index(self) -> dict[str, int]:
-        """Trigram → its id, built on first use: serving blocks with `grams` itself."""
-        return dict(zip(self.grams, range(len(self.grams))))
 
     def __len__(self) -> int:
         return len(self.keys)

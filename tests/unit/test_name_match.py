@@ -15,7 +15,8 @@ from movierec.service.name_match import EXACT, PREFIX, KeyMatcher, fuzzy_cutoff,
 def reference_candidates(table: NameTable, q: str, min_length: float) -> list[int]:
     """The blocking rule written the plain way (np.unique, then the two tops): what KeyMatcher must equal."""
     grams = trigrams(q)
-    ids = np.asarray([table.gram_index[g] for g in grams if g in table.gram_index], dtype=np.int64)
+    gram_index = {gram: i for i, gram in enumerate(table.grams)}
+    ids = np.asarray([gram_index[g] for g in grams if g in gram_index], dtype=np.int64)
     if not len(ids):
         return []
     df = table.gram_indptr[ids + 1] - table.gram_indptr[ids]
