@@ -336,7 +336,7 @@ def load_times(model: LoadedModel, runs: int = 5) -> dict[str, float]:
     seconds = []
     for _ in range(runs):
         started = time.perf_counter()
-        SearchEngine.load(path, index=model.index, vectors=model.vectors, years=model.catalog.year,
+        SearchEngine.load(path, vectors=model.vectors, years=model.catalog.year,
                           manifest=model.manifest)
         seconds.append((time.perf_counter() - started) * 1000.0)
     return {"runs": runs, "median_ms": round(statistics.median(seconds), 1), "max_ms": round(max(seconds), 1),

@@ -10,26 +10,26 @@ either half is scored
 
 Cost and exactness. One float32 product of the query with the whole text block (11k × 128 on the
 real catalog) gives every row's inner product; it serves both the semantic candidates and every
-candidate's cosine, so a movie's cosine is one value whatever else is a candidate. The top
-`wanted` of those products is FAISS's answer as a *set* whenever no row near the boundary could
-be ordered differently by FAISS's own float32 arithmetic: two float32 evaluations of one inner
-product of length n differ by at most ~2·n·2⁻²⁴·|x|·|q| (`_slack` bounds it). Near the boundary
-(near ties, or identical text vectors) the rows FAISS may or may not return are known; when none of
-them can reach the text top k (checked by scoring with all of them), FAISS's choice cannot change
-the answer. Only otherwise is FAISS asked, about the rows it may admit while scanning (`_may_enter`),
-which gives its exact answer, ties included, for a few hundred inner products instead of every row.
+candidate's cosine, so a movie's cosine is one value whatever else is a candidate. The semantic
+candidates are the global (flat, exact) FAISS index's answer for the query: its top `wanted` rows
+by inner product over the same vectors. Rows tied with its `wanted`-th place are all candidates:
+FAISS would keep an arbitrary few of them (whichever its heap admitted first while scanning), while
+here the ranking decides among them, so popularity breaks the tie as everywhere else in Search.
+"Tied" is as wide as float32 arithmetic needs: two float32 evaluations of one inner product of
+length n differ by at most ~2·n·2⁻²⁴·|x|·|q| (`_slack` bounds it), so a row within that slack of
+the boundary is one FAISS might rank on either side (on the real catalog: identical text vectors,
+e.g. 44 of them across the 30th place for "road trip comedy"); any other row is in or out for both.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from movierec.artifacts.search import TermPostings
 from movierec.artifacts.text import query_terms, tfidf_row
-from movierec.index import Scope, exact_heap_limit
 
 from .ranking import ranking_order
 
@@ -40,17 +40,15 @@ TEXT_WEIGHT = 0.60                           # field weight: a text hit scores a
 TEXT_CANDIDATES = 30                         # at least this many rows from each half (3·k for larger k)
 LEXICAL_SHARE = 0.7                          # share of BM25 (vs embedding cosine) in the blend
 GEMV_ELEMENTS = 2048 * 128                   # own inner products: matrix slice size
-BLOCK_GROWTH = 4                             # _may_enter: fewer blocks, a few more rows for FAISS to score
 FLOAT32_DOT_SLACK = 4e-5                     # × largest row norm: two float32 inner products can differ by less / 2
 
 
 class FreeText:
     """The content model pieces free text needs, with the text block laid out once at load."""
 
-    def __init__(self, *, index: Any, vectors: np.ndarray, vocabulary: dict[str, int], idf: np.ndarray,
+    def __init__(self, *, vectors: np.ndarray, vocabulary: dict[str, int], idf: np.ndarray,
                  components: np.ndarray, terms: TermPostings | None, prior: np.ndarray,
                  known_words: dict[str, str] | None = None):
-        self.index = index
         self.vocabulary = vocabulary
         self.known_words = known_words          # word → term: query words looked up, not stemmed
         self.terms = terms
@@ -67,10 +65,9 @@ class FreeText:
         self._everyone = np.arange(len(self._block))
 
     @classmethod
-    def usable(cls, index: Any, vectors: np.ndarray | None, components: np.ndarray | None) -> bool:
-        """Free text needs the index, vectors of the same rows, and the text block at their front."""
-        return (index is not None and vectors is not None and components is not None
-                and np.ndim(vectors) == 2 and getattr(index, "ntotal", None) == len(vectors)
+    def usable(cls, vectors: np.ndarray | None, components: np.ndarray | None) -> bool:
+        """Free text needs the content vectors with the text block at their front."""
+        return (vectors is not None and components is not None and np.ndim(vectors) == 2
                 and np.shape(vectors)[1] >= components.shape[0])
 
     def hits(self, query: str, k: int, row_filter: RowFilter | None) -> list[tuple[int, float]]:
@@ -90,7 +87,7 @@ class FreeText:
         wanted = max(TEXT_CANDIDATES, 3 * k)
         products = self._products(q_text)
         passing = None if row_filter is None else row_filter.passes(self._everyone)
-        sure, unsure = self._semantic(products, wanted, passing)
+        inside, tied = self._semantic(products, wanted, passing)
 
         lexical = lexical_top = None
         if self.terms is not None:
@@ -102,55 +99,10 @@ class FreeText:
                 lexical_top = lexical_top[np.argpartition(-lexical[lexical_top], wanted)[:wanted]]
             if not lexical_top.size or not lexical.max() > 0:
                 lexical = None  # no BM25 anywhere: the blend is the cosine alone
-        base = sure if lexical_top is None else _union(sure, lexical_top)
-        extra = np.setdiff1d(unsure, base, assume_unique=True) if len(unsure) else unsure
-        if not len(extra):  # FAISS's choice among `unsure` (if any) are candidates anyway
-            return _positive(self._top(base, products, lexical, k))
-        ranked = self._top(_union(base, extra), products, lexical, k)
-        if not set(row for row, _ in ranked) & set(extra.tolist()):
-            return _positive(ranked)  # whichever of `unsure` FAISS returns, none reaches the top k
-        semantic = self._faiss(q_text, wanted, products, row_filter)
-        candidates = semantic
+        candidates = _union(inside, tied) if len(tied) else inside
         if lexical_top is not None:
             candidates = _union(candidates, lexical_top)
         return _positive(self._top(candidates, products, lexical, k))
-
-    def _faiss(self, q_text: np.ndarray, wanted: int, products: np.ndarray,
-               row_filter: RowFilter | None) -> np.ndarray:
-        """The global FAISS search's top `wanted` rows (near ties broken its way)."""
-        full = np.zeros(self.index.dim, dtype=np.float32)
-        full[:self.text_dims] = q_text
-        if row_filter is None and wanted < exact_heap_limit():  # the same answer from fewer rows (_may_enter)
-            semantic, _ = self.index.search(full, wanted, Scope.GLOBAL, allowed=self._may_enter(products, wanted))
-        else:  # a filter, or a size from which FAISS uses a reservoir: the whole search
-            semantic, _ = self.index.search(full, wanted, Scope.GLOBAL,
-                                            allowed=None if row_filter is None else row_filter.allowed,
-                                            exclude=() if row_filter is None else row_filter.excluded)
-        return np.asarray(semantic, dtype=np.int64)
-
-    def _may_enter(self, products: np.ndarray, size: int) -> np.ndarray:
-        """Rows that may enter FAISS's best `size` while it scans all rows in order (bool per row).
-
-        An exact FAISS search keeps the best `size` rows seen so far and admits a row only if it
-        beats the worst of them; a row it rejects changes nothing. So a search restricted (by its
-        selector, which skips rows) to a superset of the rows it admits ends with the same rows,
-        ties included, for a fraction of the inner products. Row j is surely rejected when its own
-        product is below the size-th best product of the rows before it by more than the slack;
-        that size-th best is bounded from below block by block (blocks growing ×BLOCK_GROWTH from `size`).
-        Only for sizes below `exact_heap_limit()`: a reservoir admits more rows than this bound.
-        """
-        n = len(products)
-        may = np.ones(n, dtype=bool)
-        best = products[:size].copy()  # the `size` best products so far, unordered
-        start = size
-        while start < n:
-            end = min(n, BLOCK_GROWTH * start)
-            block = products[start:end]
-            may[start:end] = block.astype(np.float64) > float(best.min()) - self._slack
-            both = np.concatenate((best, block))
-            best = np.partition(both, len(both) - size)[len(both) - size:]
-            start = end
-        return may
 
     def _products(self, q_text: np.ndarray) -> np.ndarray:
         """Inner product of the query with every row's text block (float32)."""
@@ -163,14 +115,13 @@ class FreeText:
 
     def _semantic(self, products: np.ndarray, wanted: int,
                   passing: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Rows surely in the global FAISS search's top `wanted` (of the passing rows), and rows that may be.
+        """Rows in the global FAISS search's top `wanted` (of the passing rows), and rows tied with its boundary.
 
-        FAISS's top `wanted` = the sure rows + (wanted − len(sure)) of the unsure ones. With E the
-        bound on |own product − FAISS's| (slack = 2E): a top row whose product exceeds the
-        (wanted+1)-th by more than the slack beats every other row in FAISS too, and a row below
-        the wanted-th by more than the slack is beaten by `wanted` rows; unsure are the rows within the
-        slack of the boundary (none unless it has near ties). Which rows hold the wanted-th and next
-        values does not matter, so partitioning the values is enough (no argpartition, no negated copy).
+        With E the bound on |own product − FAISS's| (slack = 2E): a row whose product exceeds the
+        (wanted+1)-th by more than the slack is in FAISS's top `wanted` (it beats every row outside),
+        and a row below the wanted-th by more than the slack is not; the rows within the slack of the
+        boundary (none unless it has near ties) are the tied ones. Which rows hold the wanted-th and
+        next values does not matter, so partitioning the values is enough (no argpartition, no negated copy).
         """
         ids = self._everyone if passing is None else np.flatnonzero(passing)
         pool = products if passing is None else products[ids]

@@ -89,7 +89,7 @@ def _load(registry_dir: Path, version: str, verify: bool) -> LoadedModel:
             f"{index.ntotal} indexed — the artifacts do not belong together"
         )
     lookups = Lookups.build(catalog)
-    search = SearchEngine.load(found.path, index=index, vectors=vectors, years=catalog.year, manifest=found.manifest)
+    search = SearchEngine.load(found.path, vectors=vectors, years=catalog.year, manifest=found.manifest)
     personal = load_personal(found.path, catalog, vectors)
     elapsed = time.perf_counter() - started
     log.info("loaded model %s: %d movies, %d clusters in %.3fs", found.name, len(catalog), index.n_clusters, elapsed)

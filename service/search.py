@@ -83,7 +83,7 @@ class Hit:
 class SearchEngine:
     """Search tables of one version + the content model pieces free text needs."""
 
-    def __init__(self, tables: SearchTables, *, index: Any = None, vectors: np.ndarray | None = None,
+    def __init__(self, tables: SearchTables, *, vectors: np.ndarray | None = None,
                  vocabulary: dict[str, int] | None = None, idf: np.ndarray | None = None,
                  components: np.ndarray | None = None, years: np.ndarray | None = None):
         self.tables = tables
@@ -96,13 +96,13 @@ class SearchEngine:
         self._priors = self.prior.tolist()
         self.load_seconds = 0.0
         self.text: FreeText | None = None
-        if vocabulary and idf is not None and FreeText.usable(index, vectors, components):
+        if vocabulary and idf is not None and FreeText.usable(vectors, components):
             known = None
             if tables.known_words is not None:
                 in_order = list(vocabulary.values()) == list(range(len(vocabulary)))  # as `load` builds it
                 by_column = list(vocabulary) if in_order else sorted(vocabulary, key=vocabulary.__getitem__)
                 known = tables.known_words.terms(by_column)
-            self.text = FreeText(index=index, vectors=vectors, vocabulary=vocabulary, idf=idf, components=components,
+            self.text = FreeText(vectors=vectors, vocabulary=vocabulary, idf=idf, components=components,
                                  terms=tables.terms, prior=self.prior, known_words=known)
         self.blocker = TrigramBlocker([tables.titles, tables.people, tables.keywords])
         self.titles, self.people, self.keywords = (
@@ -114,16 +114,16 @@ class SearchEngine:
         return self.text is not None
 
     @classmethod
-    def load(cls, version_dir: Path, *, index: Any, vectors: np.ndarray, years: np.ndarray,
+    def load(cls, version_dir: Path, *, vectors: np.ndarray, years: np.ndarray,
              manifest: dict[str, Any] | None = None) -> SearchEngine | None:
         """The engine for a version, or None when the version has no `search/` (built before Search)."""
         if not has_search(version_dir):
             return None
         with collections_paused():
-            return cls._load(version_dir, index=index, vectors=vectors, years=years, manifest=manifest)
+            return cls._load(version_dir, vectors=vectors, years=years, manifest=manifest)
 
     @classmethod
-    def _load(cls, version_dir: Path, *, index: Any, vectors: np.ndarray, years: np.ndarray,
+    def _load(cls, version_dir: Path, *, vectors: np.ndarray, years: np.ndarray,
               manifest: dict[str, Any] | None) -> SearchEngine:
         started = time.perf_counter()
         tables = read_search(version_dir)
@@ -139,7 +139,7 @@ class SearchEngine:
             blocks = ((manifest or {}).get("reports", {}).get("content", {}).get("block_dims") or {})
             if blocks and (next(iter(blocks)) != "text" or int(blocks["text"]) != components.shape[0]):
                 components = None  # the text block is not where free text expects it: switch TEXT off
-        engine = cls(tables, index=index, vectors=vectors, vocabulary=vocabulary, idf=idf,
+        engine = cls(tables, vectors=vectors, vocabulary=vocabulary, idf=idf,
                      components=components, years=years)
         engine.load_seconds = time.perf_counter() - started
         return engine
