@@ -5,8 +5,8 @@ movie ids.
 """
 
 from .clustered import DEFAULT_PROBES, ClusteredIndex
-from .kinds import IndexSpec, Kind, exact_heap_limit
+from .kinds import IndexSpec, Kind
 from .recall import recall_at_k
 from .scope import Scope
 
-__all__ = ["DEFAULT_PROBES", "ClusteredIndex", "IndexSpec", "Kind", "Scope", "exact_heap_limit", "recall_at_k"]
+__all__ = ["DEFAULT_PROBES", "ClusteredIndex", "IndexSpec", "Kind", "Scope", "recall_at_k"]

@@ -96,12 +96,6 @@ def build_part(spec: IndexSpec, vectors: np.ndarray, rows: np.ndarray) -> tuple[
     return index, kind
 
 
-def exact_heap_limit() -> int:
-    """The k below which FAISS's exact (flat) search keeps a heap of the best k rows seen so far,
-    so a row it rejects leaves no trace; from this k on it gathers candidates in a reservoir."""
-    return int(faiss.cvar.distance_compute_min_k_reservoir)
-
-
 def search_params(
     kind: Kind, spec: IndexSpec, k: int, sel: faiss.IDSelector | None
 ) -> faiss.SearchParameters | None:
