@@ -135,9 +135,9 @@ class FreeText:
             return ids[np.flatnonzero(pool >= lowest_in)], nothing  # exactly `wanted` rows
         # compared in float64: a float32 threshold would round the slack away by up to half an ulp
         wide = pool.astype(np.float64)
-        sure = np.flatnonzero(wide > highest_out + self._slack)
-        unsure = np.flatnonzero((wide >= lowest_in - self._slack) & (wide <= highest_out + self._slack))
-        return ids[sure], ids[unsure]
+        inside = np.flatnonzero(wide > highest_out + self._slack)
+        tied = np.flatnonzero((wide >= lowest_in - self._slack) & (wide <= highest_out + self._slack))
+        return ids[inside], ids[tied]
 
     def _top(self, candidates: np.ndarray, products: np.ndarray, lexical: np.ndarray | None,
              k: int) -> list[tuple[int, float]]:
