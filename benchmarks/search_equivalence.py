@@ -3,12 +3,15 @@
     python -m benchmarks.search_equivalence record before.json --registry registry   # on the old code
     python -m benchmarks.search_equivalence record after.json --registry registry    # on the new code
     python -m benchmarks.search_equivalence compare before.json after.json           # exit 1 if any differ
+    python -m benchmarks.search_equivalence compare before.json after.json --tolerance 1e-6
 
 A speed-up of Search should not move a single hit. The queries are the quality benchmark's
 (perturbed titles, people), every keystroke prefix of 100 titles and the free-text queries; each
 is searched with all fields at k=10, and every third one also at k=50, with a filter (years from
 1990 on, six movies excluded) and with each field alone: ~12,700 result lists on the real catalog.
-A hit is compared as (row, score, field, matched, detail); scores bit for bit.
+A hit is compared as (row, score, field, matched, detail); scores bit for bit, or within
+`--tolerance` for a change of arithmetic alone (the same hits in the same order, scores a
+rounding apart).
 """
 
 from __future__ import annotations
@@ -58,17 +61,30 @@ def record(registry: Path) -> dict[str, Any]:
     return {"model_version": model.version, "queries": texts, "results": results}
 
 
-def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+def compare(before: dict[str, Any], after: dict[str, Any], tolerance: float = 0.0) -> list[str]:
     """One line per result list that differs (empty: every answer is the same)."""
     if before["queries"] != after["queries"]:
         return ["the two recordings searched different queries (another registry or benchmark version?)"]
     differences = []
     for tag, old in before["results"].items():
         new = after["results"].get(tag)
-        if new != old:
+        if not _same(old, new, tolerance):
             query = before["queries"][int(tag.split("|")[0])]
             differences.append(f"{tag} {query!r}: {old[:3]} -> {(new or [])[:3]}")
     return differences
+
+
+def _same(old: list[list[Any]], new: list[list[Any]] | None, tolerance: float) -> bool:
+    if new is None or len(new) != len(old):
+        return False
+    return all(a[:1] + a[2:] == b[:1] + b[2:] and (a[1] == b[1] or abs(a[1] - b[1]) <= tolerance)
+               for a, b in zip(old, new, strict=True))
+
+
+def max_score_change(before: dict[str, Any], after: dict[str, Any]) -> float:
+    """Largest |score difference| between hits at the same place of the same list."""
+    return max((abs(a[1] - b[1]) for tag, old in before["results"].items()
+                for a, b in zip(old, after["results"].get(tag, []), strict=False)), default=0.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     cmp = commands.add_parser("compare", help="compare two recordings; exit 1 when any list differs")
     cmp.add_argument("before", type=Path)
     cmp.add_argument("after", type=Path)
+    cmp.add_argument("--tolerance", type=float, default=0.0,
+                     help="scores this close count as equal (default 0: bit for bit)")
     args = parser.parse_args(argv)
     if args.command == "record":
         recording = record(args.registry)
@@ -87,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(recording['results'])} result lists of model {recording['model_version']} -> {args.out}")
         return 0
     before, after = (json.loads(path.read_text()) for path in (args.before, args.after))
-    differences = compare(before, after)
+    differences = compare(before, after, args.tolerance)
     for line in differences[:SHOWN_DIFFERENCES]:
         print(line)
-    print(f"{len(before['results'])} result lists; {len(differences)} differ")
+    exact = len(compare(before, after)) if args.tolerance else len(differences)
+    print(f"{len(before['results'])} result lists; {len(differences)} differ"
+          + (f" beyond {args.tolerance:g} ({exact} bit for bit)" if args.tolerance else "")
+          + f"; largest score change {max_score_change(before, after):.3g}")
     return 1 if differences else 0
 
 

@@ -103,7 +103,8 @@ class SearchEngine:
                 by_column = list(vocabulary) if in_order else sorted(vocabulary, key=vocabulary.__getitem__)
                 known = tables.known_words.terms(by_column)
             self.text = FreeText(vectors=vectors, vocabulary=vocabulary, idf=idf, components=components,
-                                 terms=tables.terms, prior=self.prior, known_words=known)
+                                 terms=tables.terms, prior=self.prior, known_words=known,
+                                 groups=tables.text_groups)
         self.blocker = TrigramBlocker([tables.titles, tables.people, tables.keywords])
         self.titles, self.people, self.keywords = (
             KeyMatcher(t, self.blocker, position)

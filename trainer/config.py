@@ -58,6 +58,16 @@ class IndexConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """Search structures the trainer adds to the name tables (trainer/text_groups.py)."""
+
+    text_groups: int = 1024           # free text's groups of similar text vectors (~11 movies each here)
+    min_group_rows: int = 4           # small catalogs: fewer groups, at least this many movies each on average
+    group_iterations: int = 20        # k-means iterations that form the groups
+    seed: int = SEED
+
+
+@dataclass(frozen=True)
 class PersonalConfig:
     """Personalisation (trainer/personal.py): MF, user clusters, item-item, XGBoost models, ranking."""
 
@@ -106,6 +116,7 @@ class TrainConfig:
     content: ContentConfig = field(default_factory=ContentConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     personal: PersonalConfig = field(default_factory=PersonalConfig)
     promote: bool = True              # point `production` at the new version when done
     gate: GateConfig = field(default_factory=GateConfig)

@@ -31,6 +31,7 @@ from .gate import GateResult, gate_and_promote
 from .ingest import file_checksums, load_movielens, load_tmdb
 from .personal import personal_side, train_personal
 from .search import search_tables_from_catalog
+from .text_groups import build_text_groups
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -155,6 +156,8 @@ def train(config: TrainConfig, *, progress: Callable[[str], None] = print) -> Tr
         fidelity = index_fidelity(index, content.vectors, config)
     with timings.stage("search_build"):
         search = search_tables_from_catalog(movies, build_soups(movies, config.content), content.vocabulary)
+        text_dims = content.svd_components.shape[0]  # the text block leads the content vectors
+        search.text_groups = build_text_groups(content.vectors[:, :text_dims], content.svd_components, config.search)
     with timings.stage("personal"):
         genre_names = list(content.genre_vocabulary)
         side = personal_side(catalog_arrays(movies, genre_names), len(genre_names), content.vectors)

@@ -26,3 +26,14 @@ def test_recordings_of_different_queries_are_not_compared():
     after = copy.deepcopy(RECORDING)
     after["queries"] = ["toy story", "tom hanks"]
     assert "different queries" in compare(RECORDING, after)[0]
+
+
+def test_a_tolerance_forgives_a_rounding_but_not_another_hit_or_order():
+    after = copy.deepcopy(RECORDING)
+    after["results"]["1|all"][0][1] = 0.98 + 1e-9
+    assert compare(RECORDING, after, tolerance=1e-6) == []
+    after["results"]["1|all"][0][1] = 0.98 + 1e-3
+    assert len(compare(RECORDING, after, tolerance=1e-6)) == 1
+    after = copy.deepcopy(RECORDING)
+    after["results"]["0|all"][0][0] = 1
+    assert len(compare(RECORDING, after, tolerance=1.0)) == 1
