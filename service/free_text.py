@@ -79,8 +79,10 @@ class FreeText:
         self._slack = FLOAT32_DOT_SLACK * float(norms.max()) if len(norms) else 0.0
         self._everyone = np.arange(n)
         if self.groups is not None:
-            self._starts = np.asarray(self.groups.indptr[:-1], dtype=np.int64)
-            self._sizes = np.diff(np.asarray(self.groups.indptr, dtype=np.int64))
+            indptr = np.asarray(self.groups.indptr, dtype=np.int64)
+            self._starts, self._sizes = indptr[:-1], np.diff(indptr)
+            # each group's block positions: a query's groups are then one concatenation, not ~7 numpy calls
+            self._group_positions = np.split(np.arange(n), indptr[1:-1])
 
     @classmethod
     def usable(cls, vectors: np.ndarray | None, components: np.ndarray | None) -> bool:
@@ -113,6 +115,7 @@ class FreeText:
         inside, tied = self._semantic(ids, pool, wanted)
 
         lexical = lexical_top = None
+        best_lexical = 0.0
         if self.terms is not None:
             lexical = self.terms.scores(columns, len(self.prior))
             if passing is not None:
@@ -120,12 +123,13 @@ class FreeText:
             lexical_top = np.flatnonzero(lexical)
             if len(lexical_top) > wanted:
                 lexical_top = lexical_top[np.argpartition(-lexical[lexical_top], wanted)[:wanted]]
-            if not lexical_top.size or not lexical.max() > 0:
+            best_lexical = float(lexical[lexical_top].max()) if lexical_top.size else 0.0  # the top holds the max
+            if not best_lexical > 0:
                 lexical = None  # no BM25 anywhere: the blend is the cosine alone
         candidates = _union(inside, tied) if len(tied) else np.sort(inside)
         if lexical_top is not None:
             candidates = _union(candidates, lexical_top)
-        return _positive(self._top(candidates, q_text, lexical, k))
+        return _positive(self._top(candidates, q_text, lexical, best_lexical, k))
 
     def _products(self, q_text: np.ndarray) -> np.ndarray:
         """Inner product of the query with every row's text block (float32, block order = row order
@@ -174,8 +178,8 @@ class FreeText:
 
     def _positions(self, groups: np.ndarray, placed: np.ndarray | None) -> np.ndarray:
         """Block positions of the (passing) rows of `groups`."""
-        sizes = self._sizes[groups]
-        positions = np.repeat(self._starts[groups] - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))
+        ranges = self._group_positions
+        positions = np.concatenate([ranges[g] for g in groups.tolist()])
         return positions if placed is None else positions[placed[positions]]
 
     def _semantic(self, ids: np.ndarray, pool: np.ndarray, wanted: int) -> tuple[np.ndarray, np.ndarray]:
@@ -202,15 +206,16 @@ class FreeText:
         tied = np.flatnonzero((wide >= lowest_in - self._slack) & (wide <= highest_out + self._slack))
         return ids[inside], ids[tied]
 
-    def _top(self, candidates: np.ndarray, q_text: np.ndarray, lexical: np.ndarray | None,
+    def _top(self, candidates: np.ndarray, q_text: np.ndarray, lexical: np.ndarray | None, best_lexical: float,
              k: int) -> list[tuple[int, float]]:
-        """Blended scores of the candidates (rows, ascending); the top k (row, score), best first."""
+        """Blended scores of the candidates (rows, ascending); the top k (row, score), best first.
+        `best_lexical`: the largest BM25 score of the query (> 0 when `lexical` is given)."""
         if not len(candidates):
             return []
         products = self._block[self._position[candidates]].astype(np.float64) @ q_text
         cosine = np.clip(products / self._divisor[candidates], 0.0, 1.0)
         if lexical is not None:
-            blended = (1.0 - LEXICAL_SHARE) * cosine + LEXICAL_SHARE * lexical[candidates] / lexical.max()
+            blended = (1.0 - LEXICAL_SHARE) * cosine + LEXICAL_SHARE * lexical[candidates] / best_lexical
         else:
             blended = cosine
         scores = TEXT_WEIGHT * blended
