@@ -82,7 +82,8 @@ class FreeText:
             indptr = np.asarray(self.groups.indptr, dtype=np.int64)
             self._starts, self._sizes = indptr[:-1], np.diff(indptr)
             # each group's block positions: a query's groups are then one concatenation, not ~7 numpy calls
-            self._group_positions = np.split(np.arange(n), indptr[1:-1])
+            everywhere, edges = np.arange(n), indptr.tolist()
+            self._group_positions = [everywhere[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     @classmethod
     def usable(cls, vectors: np.ndarray | None, components: np.ndarray | None) -> bool:
