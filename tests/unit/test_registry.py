@@ -40,6 +40,17 @@ def test_corrupted_file_is_refused(tmp_path):
         registry.open_version(tmp_path, "v1")
 
 
+def test_of_several_corrupted_files_the_first_listed_is_named(tmp_path):
+    """Files are hashed on several threads; the error still names the manifest's first bad file."""
+    files = {f"f{i:02d}.bin": bytes([i]) * 5000 for i in range(12)}
+    path = publish(tmp_path, "v1", files)
+    listed = list(json.loads((path / "manifest.json").read_text())["files"])
+    for relative in listed[3:]:
+        (path / relative).write_bytes(b"\xff" * 5000)
+    with pytest.raises(registry.RegistryError, match=f"{listed[3]} fails its sha256"):
+        registry.open_version(tmp_path, "v1")
+
+
 def test_truncated_file_is_refused(tmp_path):
     path = publish(tmp_path, "v1", {"a.bin": b"hello"})
     (path / "a.bin").write_bytes(b"hel")
