@@ -255,14 +255,12 @@ class TermPostings:
     _ARRAYS = ("indptr", "rows", "weights")
 
     def write(self, directory: Path) -> None:
-        for name in self._ARRAYS:
-            np.save(directory / f"terms.{name}.npy", np.ascontiguousarray(getattr(self, name)))
+        _write_arrays(directory, "terms", self, self._ARRAYS)
 
     @classmethod
     def read(cls, directory: Path) -> TermPostings | None:
-        if not (directory / "terms.indptr.npy").is_file():
-            return None
-        return cls(*(np.load(directory / f"terms.{n}.npy", mmap_mode="r").view(np.ndarray) for n in cls._ARRAYS))
+        arrays = _read_arrays(directory, "terms", cls._ARRAYS)
+        return None if arrays is None else cls(*arrays)
 
     def scores(self, columns: Iterable[int], n_rows: int) -> np.ndarray:
         """BM25 of a query (its vocabulary columns, repeats counted once) for every row."""
@@ -323,20 +321,30 @@ class TextGroups:
         return len(self.indptr) - 1
 
     def write(self, directory: Path) -> None:
-        for name in self._ARRAYS:
-            np.save(directory / f"text_groups.{name}.npy", np.ascontiguousarray(getattr(self, name)))
+        _write_arrays(directory, "text_groups", self, self._ARRAYS)
 
     @classmethod
     def read(cls, directory: Path) -> TextGroups | None:
-        if not (directory / "text_groups.bounds.npy").is_file():
-            return None
-        return cls(*(np.load(directory / f"text_groups.{n}.npy", mmap_mode="r").view(np.ndarray)
-                     for n in cls._ARRAYS))
+        arrays = _read_arrays(directory, "text_groups", cls._ARRAYS)
+        return None if arrays is None else cls(*arrays)
 
     def fits(self, rows: int, terms: int) -> bool:
         """Whether these groups were built for a catalog of `rows` movies and `terms` vocabulary terms."""
         return (self.bounds.ndim == 2 and self.bounds.shape == (terms, len(self)) and len(self.order) == rows
                 and int(self.indptr[0]) == 0 and int(self.indptr[-1]) == rows)
+
+
+def _write_arrays(directory: Path, prefix: str, holder: Any, names: Sequence[str]) -> None:
+    """`<prefix>.<name>.npy` for each named array attribute of `holder`."""
+    for name in names:
+        np.save(directory / f"{prefix}.{name}.npy", np.ascontiguousarray(getattr(holder, name)))
+
+
+def _read_arrays(directory: Path, prefix: str, names: Sequence[str]) -> list[np.ndarray] | None:
+    """The arrays `_write_arrays` wrote, memory-mapped, or None when the version has none of them."""
+    if not (directory / f"{prefix}.{names[0]}.npy").is_file():
+        return None
+    return [np.load(directory / f"{prefix}.{name}.npy", mmap_mode="r").view(np.ndarray) for name in names]
 
 
 @dataclass
